@@ -1,0 +1,142 @@
+"""``sweeplab data``: list, fetch and inspect datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="Datasets: list, fetch (verified download), info (shapes, class "
+                       "counts, sample figures).", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+def _usage(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(1)
+
+
+def _entry(name: str):
+    from .registry import DATASETS
+
+    try:
+        return DATASETS.get(name)
+    except ValueError as e:
+        _usage(str(e))
+
+
+def _human(n: int | None) -> str:
+    if not n:
+        return "built-in"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _parse_params(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            _usage(f"--param {item!r}: expected KEY=VALUE (e.g. --param n_samples=1000)")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Datasets: name, size, whether the files are present, description."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .loaders import is_cached
+    from .paths import data_dir
+    from .registry import DATASETS
+
+    t = Table(title=f"datasets (data folder: {data_dir()})")
+    for col in ("name", "size", "cached", "shape", "classes", "description"):
+        t.add_column(col)
+    for e in DATASETS:
+        t.add_row(e.name, _human(e.meta.get("size")), "yes" if is_cached(e.name) else "no",
+                  "x".join(map(str, e.meta["shape"])), str(len(e.meta["classes"])), e.doc)
+    Console(width=160).print(t)
+
+
+@app.command("fetch")
+def fetch_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
+              force: bool = typer.Option(False, help="download again even if present"),
+              timeout: float = typer.Option(30.0, help="seconds per network operation")) -> None:
+    """Download a dataset (verified) into the data folder."""
+    from .download import DownloadError
+    from .loaders import fetch
+
+    e = _entry(name)
+    if e.meta.get("kind") != "download":
+        typer.echo(f"{e.name} is built in (nothing to download)")
+        return
+    try:
+        folder = fetch(e.name, force=force, timeout=timeout)
+    except DownloadError as err:
+        _fail(str(err))
+    typer.echo(f"{e.name}: files in {folder}")
+
+
+@app.command("info")
+def info_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
+             out: Optional[Path] = typer.Option(None, "--out", help="folder for the figures "
+                                                "(default: current folder)"),
+             param: Optional[List[str]] = typer.Option(None, "--param", "-p",
+                                                       help="dataset parameter KEY=VALUE"),
+             download: bool = typer.Option(True, help="download when the files are missing"),
+             n: int = typer.Option(25, help="number of samples in the grid")) -> None:
+    """Shapes and class counts per split; writes sample and class-count figures (PNG, SVG)."""
+    import numpy as np
+
+    from . import figures
+    from .download import DownloadError
+    from .loaders import load_raw
+
+    e = _entry(name)
+    params = _parse_params(param)
+    try:
+        ds = load_raw(e.name, download=download, **params)
+    except ValueError as err:
+        _usage(str(err).splitlines()[0])
+    except (DownloadError, FileNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"{e.name}: {e.doc}")
+    typer.echo(f"licence: {e.meta.get('licence')}; citation: {e.meta.get('citation')}")
+    for split, (x, y) in ds.splits().items():
+        lab = y if y.ndim == 1 else y[:, 0]
+        counts = np.bincount(lab.astype(int), minlength=len(ds.class_names or []))
+        typer.echo(f"{split:5s} x {tuple(x.shape)} {x.dtype}  y {tuple(y.shape)} {y.dtype}  "
+                   f"x range {x.min()}..{x.max()}")
+        names = ds.class_names or [str(i) for i in range(len(counts))]
+        what = "hour counts" if ds.name == "clocks" else "class counts"
+        typer.echo(f"      {what}: " + ", ".join(f"{names[i]}={c}" for i, c in enumerate(counts)))
+    out = Path(out) if out is not None else Path.cwd()
+    written = []
+    x, y = ds.x_train, ds.y_train
+    if ds.name == "synthetic2d":
+        fig = figures.scatter2d(x, y, title=ds.description)
+        written += figures.save(fig, out / f"{e.name}_scatter")
+    elif ds.name == "clocks":
+        written += figures.save(figures.clock_grid(x, y, n=n), out / f"{e.name}_samples")
+    else:
+        fig = figures.sample_grid(x, y, n=n, class_names=ds.class_names, title=e.name)
+        written += figures.save(fig, out / f"{e.name}_samples")
+    written += figures.save(figures.class_distribution(ds), out / f"{e.name}_classes")
+    for p in written:
+        typer.echo(f"wrote {p}")
