@@ -1,0 +1,144 @@
+"""Choose the analyses of a report and build its sections.
+
+A study's ``[report]`` section may list ``analyses`` and ``metrics`` and set
+``top_n``; otherwise sensible defaults apply: every study-level analysis that
+the sweep allows, and the per-trial ones the run's data supports
+(classification: curves, confusion, scores, PR curve for binary heads;
+2-D data: decision regions; gradient norms when recorded; filters for conv models).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sweeplab.analysis import curves, model_view, stats, tables
+from sweeplab.analysis.rundata import RunData
+from sweeplab.report import build_study as bs
+from sweeplab.report import build_trial as bt
+from sweeplab.report.model import Report, Section, TextItem
+
+STUDY_ANALYSES = ("best", "tables", "top", "comparison", "effects", "curves", "heatmap")
+TRIAL_ANALYSES = tuple(bt.BUILDERS)
+ANALYSES = STUDY_ANALYSES + TRIAL_ANALYSES
+
+
+def check_analyses(names) -> list[str]:
+    """The requested analysis names, checked; raises ValueError naming the accepted ones."""
+    bad = [n for n in names if n not in ANALYSES]
+    if bad:
+        raise ValueError(f"[report] analyses: unknown {', '.join(map(repr, bad))}; accepted: {', '.join(ANALYSES)}")
+    return list(names)
+
+
+def default_analyses(rd: RunData, ctx: bt.TrialContext | None) -> list[str]:
+    out = ["best", "top", "comparison", "curves"]
+    if rd.axes:
+        out[1:1] = ["tables"]
+        out += ["effects"]
+    if len(rd.axes) >= 2:
+        out.append("heatmap")
+    out.append("history")
+    if ctx is None:
+        return out
+    if ctx.params:
+        out.append("model")
+    if ctx.class_heads():
+        out += ["confusion", "f1"]
+        if any(_binary(ctx, h) for h in ctx.class_heads()):
+            out.append("pr_curve")
+        if _image_data(rd):
+            out.append("misclassified")
+    if curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid]):
+        out.append("gradients")
+    if ctx.params and model_view.first_layer_filters(ctx.params) is not None:
+        out += ["filters", "feature_maps"]
+    if _two_d(rd):
+        out.append("regions")
+    return out
+
+
+def _binary(ctx, head) -> bool:
+    p = ctx.predictions.get(f"proba/{head}")
+    return p is not None and (np.ndim(p) == 1 or np.shape(p)[-1] <= 2)
+
+
+def _data_section(rd: RunData) -> dict:
+    return rd.study.get("data") or {}
+
+
+def _two_d(rd: RunData) -> bool:
+    d = _data_section(rd)
+    name = str(d.get("dataset", d.get("name", "")))
+    return "synthetic" in name or "2d" in name.lower() or d.get("input_dim") == 2
+
+
+def _image_data(rd: RunData) -> bool:
+    return not _two_d(rd) and bool(_data_section(rd))
+
+
+def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None = None) -> Report:
+    """All sections of the report for ``rd``."""
+    spec = rd.report_spec
+    analyses = analyses if analyses is not None else spec.get("analyses")
+    metrics = list(metrics if metrics is not None else (spec.get("metrics") or [])) or None
+    top_n = int(top_n or spec.get("top_n") or 20)
+    sections: list[Section] = []
+    if rd.trials.empty:
+        return Report(rd.name, _description(rd), _facts(rd, None), [Section("empty", "No results", [
+            TextItem("The run has no finished trials yet.", "note")])])
+    metric = tables.primary_metric(rd.trials, metrics)
+    tid = rd.representative_trial(metric)
+    ctx = bt.TrialContext(rd, tid) if tid else None
+    chosen = check_analyses(analyses) if analyses is not None else default_analyses(rd, ctx)
+    study_builders = {
+        "best": lambda: bs.best(rd, metrics, metric),
+        "tables": lambda: bs.axis_tables(rd, metrics, metric),
+        "top": lambda: bs.top_table(rd, metrics, metric, top_n),
+        "comparison": lambda: bs.comparison(rd, metric, top_n),
+        "effects": lambda: bs.effects(rd, metrics, metric),
+        "curves": lambda: bs.curves(rd, metrics),
+        "heatmap": lambda: bs.heatmaps(rd, metric),
+    }
+    for key in chosen:
+        if key in study_builders:
+            if key in ("tables", "effects") and not rd.axes or key == "heatmap" and len(rd.axes) < 2:
+                sections.append(Section(key, key, [TextItem(f"'{key}' needs {'two sweep axes' if key == 'heatmap' else 'a sweep axis'}.", "note")]))
+                continue
+            sections.append(study_builders[key]())
+    trial_keys = [k for k in chosen if k in TRIAL_ANALYSES]
+    if trial_keys and ctx is not None:
+        sections.append(Section("trial", f"Trial {tid} (best configuration, first seed)", [TextItem(_trial_text(rd, tid))]))
+        for key in trial_keys:
+            sections.append(bt.build(ctx, key, metrics))
+    return Report(rd.name, _description(rd), _facts(rd, metric), sections)
+
+
+def _description(rd: RunData) -> str:
+    return str((rd.study.get("study") or {}).get("description", "") or "")
+
+
+def _trial_text(rd: RunData, tid: str) -> str:
+    row = rd.trials.loc[tid]
+    where = ", ".join(f"{a} = {row[a]}" for a in rd.axes) or "the only configuration"
+    return f"The analyses below are for one trial: {where}, seed {row.get('seed', '?')}."
+
+
+def _facts(rd: RunData, metric) -> list[tuple[str, str]]:
+    t = rd.trials
+    n_cfg = t["config_id"].nunique() if "config_id" in t else len(t)
+    facts = [("trials", f"{len(t)} ({n_cfg} configurations)"),
+             ("sweep axes", ", ".join(rd.axes) or "none")]
+    if "seed" in t:
+        per = t.groupby("config_id").size() if "config_id" in t else None
+        if per is not None and len(per):
+            facts.append(("seeds per configuration", str(int(per.min())) if per.min() == per.max()
+                          else f"{int(per.min())}–{int(per.max())}"))
+    if "status" in t and (t["status"] == "diverged").any():
+        facts.append(("diverged trials", str(int((t["status"] == "diverged").sum()))))
+    if "epochs_run" in t:
+        facts.append(("epochs per trial", f"{int(t['epochs_run'].min())}–{int(t['epochs_run'].max())}"
+                      if t["epochs_run"].min() != t["epochs_run"].max() else str(int(t["epochs_run"].max()))))
+    if metric:
+        direction = "lower" if stats.lower_is_better(metric) else "higher"
+        facts.append(("ranked by", f"{tables._label(metric)} ({direction} is better)"))
+    return facts
