@@ -1,0 +1,89 @@
+"""Planning: which trials share one compiled program (a *group*).
+
+Trials whose configurations differ only in per-trial numbers (seed, fold,
+learning rate and other float optimizer hyperparameters, dropout rates,
+early-stopping settings) share one XLA program and train together under
+``jax.vmap``. Everything else (architecture, activations, optimizer kind,
+batch size, epochs, data) is structure, and separates groups. Groups larger
+than a memory budget are split.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sweeplab.store.records import TrialRecord
+from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
+
+PER_TRIAL = "<per-trial>"
+DEFAULT_BUDGET_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Group:
+    """Trials that train together in one compiled program."""
+
+    key: str
+    trials: tuple[TrialRecord, ...]
+
+    @property
+    def label(self) -> str:
+        return self.key[:10]
+
+
+def structure(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a trial config that decides the compiled program."""
+    s = copy.deepcopy(config)
+    train = s["train"]
+    train["learning_rate"] = PER_TRIAL
+    train.pop("early_stopping", None)
+    opt = OPTIMIZERS.canonical(train["optimizer"])
+    for name in per_trial_params(opt):
+        if name in train["optimizer_params"]:
+            train["optimizer_params"][name] = PER_TRIAL
+    model = s["model"]
+    mlp = model.get("mlp")
+    if mlp and mlp.get("dropout", 0) > 0:
+        mlp["dropout"] = PER_TRIAL  # the layers exist; only their rate differs
+    for layer in model.get("layers") or []:
+        if layer.get("type") == "dropout":
+            layer["rate"] = PER_TRIAL
+    return s
+
+
+def group_key(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(structure(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def plan_groups(trials: Iterable[TrialRecord], max_group_size: int | None = None) -> list[Group]:
+    """Partition trials into groups, keeping study order; split groups above ``max_group_size``."""
+    by_key: dict[str, list[TrialRecord]] = {}
+    for t in trials:
+        by_key.setdefault(group_key(t.config), []).append(t)
+    groups = []
+    for key, members in by_key.items():
+        size = max_group_size or len(members)
+        for i in range(0, len(members), size):
+            chunk = members[i:i + size]
+            label = key if len(members) <= size else f"{key}-{i // size}"
+            groups.append(Group(label, tuple(_with_group(t, label) for t in chunk)))
+    return groups
+
+
+def _with_group(t: TrialRecord, label: str) -> TrialRecord:
+    return TrialRecord(t.trial_id, t.config, t.overrides, t.config_id, t.seed, t.repeat, t.fold, label)
+
+
+def max_trials_for(n_params: int, batch_size: int, activations_per_example: int,
+                   budget_bytes: int = DEFAULT_BUDGET_BYTES) -> int:
+    """How many trials of one model fit the memory budget.
+
+    Per trial: parameters, gradients, up to three optimizer slots and a best-weights
+    copy (6 x params), plus forward activations kept for the backward pass.
+    """
+    per_trial = 4 * (6 * n_params + 3 * batch_size * activations_per_example)
+    return max(1, int(budget_bytes // max(per_trial, 1)))

@@ -1,0 +1,92 @@
+"""The driver: plan groups, skip finished trials, train, commit each group.
+
+Only this process writes the results store. Each group is committed in one
+transaction after it trains, so a run killed at any moment loses at most
+the group in flight, and running the study again resumes from there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweeplab.engine.plan import Group, max_trials_for, plan_groups
+from sweeplab.engine.trainer import Progress, _prepared, data_seed, train_group, trial_spec
+from sweeplab.models.model import build_model
+from sweeplab.spec.expand import Study
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_dir: Path
+    n_trials: int
+    n_skipped: int
+    n_trained: int
+    n_groups: int
+    seconds: float
+
+
+def default_run_dir(study: Study) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study.name)
+    return Path("runs") / safe
+
+
+def split_by_memory(groups: list[Group], study_seed: int, budget_bytes: int | None = None) -> list[Group]:
+    """Split groups whose trials would not fit the memory budget together."""
+    out = []
+    for g in groups:
+        cfg = g.trials[0].config
+        spec = trial_spec(cfg)
+        prepared = _prepared(json.dumps(cfg["data"], sort_keys=True), data_seed(cfg, study_seed))
+        model = build_model(spec.model, spec.train, prepared.heads, prepared.input_shape)
+        n = prepared.train.x.shape[0]
+        bs = n if spec.train.batch_size == "full" else int(spec.train.batch_size)
+        acts = sum(_size(node.out_shape) for node in model.nodes())
+        limit = max_trials_for(model.n_params, bs, acts, **({"budget_bytes": budget_bytes} if budget_bytes else {}))
+        if len(g.trials) <= limit:
+            out.append(g)
+            continue
+        for i in range(0, len(g.trials), limit):
+            out.append(Group(f"{g.key}-{i // limit}", g.trials[i:i + limit]))
+    return out
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def plan(study: Study, done: set[str] | frozenset = frozenset(), max_group_size: int | None = None,
+         budget_bytes: int | None = None) -> list[Group]:
+    todo = [t for t in study.trials if t.trial_id not in done]
+    groups = plan_groups(todo, max_group_size)
+    return split_by_memory(groups, study.spec.study.seed, budget_bytes)
+
+
+def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = False,
+              progress: Progress | None = None, max_group_size: int | None = None) -> RunSummary:
+    """Train every unfinished trial of ``study`` into the store at ``run_dir``."""
+    from sweeplab.store import Store
+
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
+    t0 = time.perf_counter()
+    with Store(run_dir) as store:
+        if fresh:
+            store.reset()
+        store.set_study(study.name, study.text, json.loads(study.spec.model_dump_json()))
+        groups = plan(study, max_group_size=max_group_size)
+        store.register([t for g in groups for t in g.trials])
+        done = store.finished_ids()
+        groups = plan(study, done, max_group_size=max_group_size)
+        trained = 0
+        for i, g in enumerate(groups):
+            results = train_group(list(g.trials), study_seed=study.spec.study.seed, progress=progress,
+                                  index=i, n_groups=len(groups), label=g.label)
+            store.commit_group(results)
+            trained += len(results)
+    n = len(study.trials)
+    return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0)

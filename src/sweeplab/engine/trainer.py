@@ -1,0 +1,356 @@
+"""Train one group: data on the device, compiled epochs, early stopping, results.
+
+Python runs once per epoch of a group: it reads the accumulated metrics
+(small arrays), records history, flags diverged trials, applies early
+stopping per trial and reports progress. Everything per batch is compiled.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sweeplab.engine.program import GroupProgram, ProgramSpec, host
+from sweeplab.models.model import Model, build_model
+from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
+from sweeplab.vocab.metrics import metric_from_confusion, metric_from_sums
+from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
+
+
+class Progress:
+    """Progress callbacks (no-op); the CLI draws bars with them."""
+
+    def group_start(self, index: int, n_groups: int, n_trials: int, epochs: int, label: str) -> None: ...
+    def epoch_end(self, epoch: int, seconds: float, summary: dict[str, float]) -> None: ...
+    def group_end(self, seconds: float) -> None: ...
+
+
+@dataclass
+class _TrialState:
+    record: TrialRecord
+    history: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    status: str = FINISHED
+    active: bool = True
+    diverged_epoch: int | None = None
+    stopped_epoch: int | None = None
+    best: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+
+
+# ---------------------------------------------------------------------------- data
+@lru_cache(maxsize=2)
+def _prepared(data_json: str, seed: int):
+    import json
+
+    from sweeplab.data import prepare
+    from sweeplab.data.spec import DataSpec
+
+    return prepare(DataSpec.model_validate(json.loads(data_json)), seed=seed, storage="uint8")
+
+
+def trial_spec(config: dict):
+    from sweeplab.spec.expand import TrialSpec
+
+    return TrialSpec.model_validate(config)
+
+
+def data_seed(config: dict, default: int) -> int:
+    seed = config["data"].get("seed")
+    return default if seed is None else int(seed)
+
+
+def _folds(prepared, k: int, seed: int):
+    """(train_idx, val_idx) per fold, equalised to the smallest fold (drops at most one sample)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = prepared.train.x.shape[0]
+    (head, info), = list(prepared.heads.items())[:1]
+    y = prepared.train.y[head]
+    if info.kind != "regression":
+        splits = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y))
+    else:
+        splits = list(KFold(k, shuffle=True, random_state=seed).split(np.zeros(n)))
+    ntr = min(len(a) for a, _ in splits)
+    nva = min(len(b) for _, b in splits)
+    return [(a[:ntr], b[:nva]) for a, b in splits]
+
+
+# ---------------------------------------------------------------------------- hyperparameters
+def resolve_hp(config: dict, model: Model) -> dict[str, Any]:
+    """The per-trial numbers of one trial: optimizer hyperparameters and dropout rates."""
+    train = config["train"]
+    entry = OPTIMIZERS.get(train["optimizer"])
+    values = {**entry.defaults(), **train["optimizer_params"]}
+    if train.get("learning_rate") is not None:
+        values["learning_rate"] = train["learning_rate"]
+    opt = {k: float(values[k]) for k in per_trial_params(entry.name)}
+    return {"opt": opt, "rates": model.dropout_rates()}
+
+
+def static_opt_params(config: dict) -> tuple:
+    train = config["train"]
+    entry = OPTIMIZERS.get(train["optimizer"])
+    pt = set(per_trial_params(entry.name))
+    return tuple(sorted((k, v) for k, v in train["optimizer_params"].items() if k not in pt))
+
+
+def _stack(dicts: list[dict]) -> dict:
+    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs), jnp.float32), *dicts)
+
+
+# ---------------------------------------------------------------------------- metrics
+def epoch_metrics(model: Model, stats: dict, n: int) -> dict[str, float]:
+    """Keras-style metric values from one trial's accumulated sums."""
+    out: dict[str, float] = {}
+    total = 0.0
+    for head in model.heads:
+        st = stats[head.name]
+        loss = float(st["loss"]) / max(n, 1)
+        total += head.loss_weight * loss
+        if not model.single:
+            out[f"{head.name}_loss"] = loss
+        for m in head.metrics:
+            if head.kind == "regression":
+                val = metric_from_sums(m, n, float(st["abs"]), float(st["sq"]))
+            else:
+                val = metric_from_confusion(m, np.asarray(st["cm"]))
+            out[model.metric_name(head, m)] = val
+    out["loss"] = total
+    return out
+
+
+def _slice(tree, i):
+    return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+def flatten_params(params: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    flat = {}
+    for layer, leaves in params.items():
+        for name, arr in leaves.items():
+            flat[f"{prefix}{layer}/{name}"] = np.asarray(arr)
+    return flat
+
+
+# ---------------------------------------------------------------------------- early stopping
+def _mode(es) -> str:
+    if es.mode != "auto":
+        return es.mode
+    return "max" if any(s in es.monitor for s in ("acc", "f1", "precision", "recall", "auc")) else "min"
+
+
+def _monitor_value(es, metrics_train, metrics_val) -> float | None:
+    name = es.monitor
+    if name.startswith("val_"):
+        return metrics_val.get(name[4:]) if metrics_val else None
+    return metrics_train.get(name)
+
+
+def _early_stop(ts: _TrialState, es, value: float | None, epoch: int) -> bool:
+    """Keras EarlyStopping.on_epoch_end for one trial; True when the trial improved."""
+    if es is None or value is None or epoch <= es.start_from_epoch:
+        return False
+    mode = _mode(es)
+    better = ts.best is None or (value + es.min_delta < ts.best if mode == "min" else value - es.min_delta > ts.best)
+    if better:
+        ts.best, ts.best_epoch, ts.wait = value, epoch, 0
+        return True
+    ts.wait += 1
+    if ts.wait >= es.patience and epoch > 1:
+        ts.active = False
+        ts.stopped_epoch = epoch
+    return False
+
+
+# ---------------------------------------------------------------------------- the group
+_PROGRAMS: dict[Any, GroupProgram] = {}
+
+
+def _model_key(model: Model) -> str:
+    import json
+
+    nodes = [(n.name, n.kind, n.cfg, n.in_shape) for n in model.nodes()]
+    heads = [(h.name, h.kind, h.n_classes, h.activation, h.loss, h.loss_weight, h.metrics) for h in model.heads]
+    return json.dumps([nodes, heads, model.single], sort_keys=True, default=str)
+
+
+def program_for(model: Model, spec: ProgramSpec) -> GroupProgram:
+    key = (_model_key(model), spec)
+    if key not in _PROGRAMS:
+        _PROGRAMS.clear()  # keep one program alive: compiled executables hold memory
+        _PROGRAMS[key] = GroupProgram(model, spec)
+    return _PROGRAMS[key]
+
+
+def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progress | None = None,
+                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
+    """Train every trial of one group together and return their results."""
+    progress = progress or Progress()
+    first = trial_spec(trials[0].config)
+    import json
+
+    dseed = data_seed(trials[0].config, study_seed)
+    prepared = _prepared(json.dumps(trials[0].config["data"], sort_keys=True), dseed)
+    heads = prepared.heads
+    models = [build_model(trial_spec(t.config).model, trial_spec(t.config).train, heads, prepared.input_shape)
+              for t in trials]
+    model = models[0]
+    train = first.train
+
+    # Pool = train (+ validation); per-trial index arrays select each trial's rows.
+    xs = [prepared.train.x] + ([prepared.val.x] if prepared.val is not None else [])
+    pool_x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+    pool_y = {h: np.concatenate([prepared.train.y[h]] + ([prepared.val.y[h]] if prepared.val is not None else []))
+              for h in heads}
+    n_tr0 = prepared.train.x.shape[0]
+    n_va0 = 0 if prepared.val is None else prepared.val.x.shape[0]
+    if train.cross_validation:
+        folds = _folds(prepared, train.cross_validation, dseed)
+        tr_idx = np.stack([folds[t.fold][0] for t in trials])
+        va_idx = np.stack([folds[t.fold][1] for t in trials])
+    else:
+        tr_idx = np.broadcast_to(np.arange(n_tr0), (len(trials), n_tr0))
+        va_idx = np.broadcast_to(n_tr0 + np.arange(n_va0), (len(trials), n_va0))
+    n_tr, n_va = tr_idx.shape[1], va_idx.shape[1]
+    bs = n_tr if train.batch_size == "full" else min(int(train.batch_size), n_tr)
+
+    spec = ProgramSpec(bs, n_tr, train.shuffle, train.gradient_norms, train.eval_batch_size,
+                       tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config))
+    program = program_for(model, spec)
+    X, Y = jnp.asarray(pool_x), {h: jnp.asarray(v) for h, v in pool_y.items()}
+    tr_idx_d, va_idx_d = jnp.asarray(tr_idx, jnp.int32), jnp.asarray(va_idx, jnp.int32)
+
+    hps = [resolve_hp(t.config, m) for t, m in zip(trials, models)]
+    hp = _stack(hps)
+    keys = jnp.stack([jax.random.PRNGKey(t.seed) for t in trials])
+    init_keys, keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
+    params, state, opt_state = program.init(init_keys, hp)
+    states = [_TrialState(t) for t in trials]
+    es = [trial_spec(t.config).train.early_stopping for t in trials]
+    restore = any(e is not None and e.restore_best_weights for e in es)
+    best_params = best_state = None
+    if restore:
+        best_params = jax.tree_util.tree_map(jnp.copy, params)
+        best_state = jax.tree_util.tree_map(jnp.copy, state)
+
+    progress.group_start(index, n_groups, len(trials), train.epochs, label)
+    epoch_seconds: list[float] = []
+    t_group = time.perf_counter()
+    for epoch in range(1, train.epochs + 1):
+        t0 = time.perf_counter()
+        active = jnp.asarray([s.active for s in states])
+        params, state, opt_state, keys, acc = program.epoch(
+            params, state, opt_state, keys, active, hp["rates"], tr_idx_d, X, Y)
+        val = program.evaluate(params, state, va_idx_d, X, Y)[0] if n_va else None
+        acc, val = host((acc, val))
+        epoch_seconds.append(time.perf_counter() - t0)
+        improved = np.zeros(len(trials), bool)
+        for i, ts in enumerate(states):
+            if not ts.active:
+                continue
+            m_tr = epoch_metrics(model, _slice(acc["stats"], i), n_tr)
+            m_va = epoch_metrics(model, _slice(val, i), n_va) if val is not None else {}
+            for k, v in m_tr.items():
+                ts.history.setdefault(("train", k), []).append(v)
+            for k, v in m_va.items():
+                ts.history.setdefault(("val", k), []).append(v)
+            if "grad" in acc:
+                for layer, leaves in acc["grad"].items():
+                    for name, v in leaves.items():
+                        ts.history.setdefault(("grad", f"{layer}/{name}"), []).append(float(v[i]) / program.steps)
+            if not bool(acc["finite"][i]) or not np.isfinite(m_tr["loss"]):
+                ts.status, ts.active, ts.diverged_epoch = DIVERGED, False, epoch
+                continue
+            improved[i] = _early_stop(ts, es[i], _monitor_value(es[i], m_tr, m_va), epoch) if es[i] else False
+        if restore and improved.any():
+            mask = jnp.asarray(improved)
+            best_params = _select(mask, params, best_params)
+            best_state = _select(mask, state, best_state)
+        progress.epoch_end(epoch, epoch_seconds[-1], _summary(states))
+        if not any(s.active for s in states):
+            break
+
+    if restore:
+        mask = jnp.asarray([bool(e and e.restore_best_weights and s.stopped_epoch and s.best_epoch)
+                            for e, s in zip(es, states)])
+        params, state = _select(mask, best_params, params), _select(mask, best_state, state)
+
+    results = _finish(program, model, prepared, trials, states, params, state, epoch_seconds, heads)
+    progress.group_end(time.perf_counter() - t_group)
+    return results
+
+
+@jax.jit
+def _select(mask, new, old):
+    def sel(a, b):
+        m = mask.reshape((-1,) + (1,) * (a.ndim - 1))
+        return jnp.where(m, a, b)
+
+    return jax.tree_util.tree_map(sel, new, old)
+
+
+def _summary(states) -> dict[str, float]:
+    losses = [s.history.get(("train", "loss"), [np.nan])[-1] for s in states if s.status != DIVERGED]
+    vals = [s.history[("val", "loss")][-1] for s in states if ("val", "loss") in s.history and s.status != DIVERGED]
+    out = {"active": sum(s.active for s in states)}
+    if losses:
+        out["loss"] = float(np.nanmedian(losses))
+    if vals:
+        out["val_loss"] = float(np.nanmedian(vals))
+    return out
+
+
+def _finish(program, model, prepared, trials, states, params, state, epoch_seconds, heads):
+    test_stats, proba = {}, {}
+    n_te = 0 if prepared.test is None else prepared.test.x.shape[0]
+    if n_te:
+        Xt = jnp.asarray(prepared.test.x)
+        Yt = {h: jnp.asarray(v) for h, v in prepared.test.y.items()}
+        idx = jnp.arange(n_te, dtype=jnp.int32)
+        test_stats, proba = program.predict(params, state, jnp.broadcast_to(idx, (len(trials), n_te)), Xt, Yt)
+        test_stats, proba = host((test_stats, proba))
+    params_h, state_h = host((params, state))
+    first = epoch_seconds[0] if epoch_seconds else 0.0
+    rest = epoch_seconds[1:]
+    compile_s = max(0.0, first - float(np.median(rest))) if rest else 0.0
+    results = []
+    for i, (t, ts) in enumerate(zip(trials, states)):
+        test, confusion, preds = {}, {}, {}
+        if n_te and ts.status != DIVERGED:
+            test = epoch_metrics(model, _slice(test_stats, i), n_te)
+            for head in model.heads:
+                p = proba[head.name][i]
+                y = prepared.test.y[head.name]
+                preds[f"y_true/{head.name}"] = np.asarray(y)
+                preds[f"proba/{head.name}"] = p.astype(np.float32)
+                if head.kind != "regression":
+                    cm = np.asarray(test_stats[head.name]["cm"][i]).round().astype(int)
+                    confusion[head.name] = cm.tolist()
+                    preds[f"y_pred/{head.name}"] = (p.argmax(-1) if p.shape[-1] > 1 else (p[:, 0] > 0.5)).astype(np.int32)
+                else:
+                    preds[f"y_pred/{head.name}"] = p[:, 0] if p.ndim == 2 and p.shape[1] == 1 else p
+            preds["index"] = np.arange(n_te, dtype=np.int32)
+        final = {}
+        for (split, metric), values in ts.history.items():
+            if split in ("train", "val") and values:
+                pos = (ts.best_epoch - 1) if (ts.best_epoch and ts.stopped_epoch and _restored(t)) else -1
+                final[f"{split}_{metric}"] = values[pos]
+        flat = flatten_params(_slice(params_h, i))
+        flat.update(flatten_params(_slice(state_h, i), prefix="state:"))
+        results.append(TrialResult(
+            trial_id=t.trial_id, status=ts.status, epochs_run=len(ts.history.get(("train", "loss"), [])),
+            history=ts.history, test=test, final=final, confusion=confusion, epoch_seconds=list(epoch_seconds),
+            compile_seconds=compile_s, n_params=model.n_params, diverged_epoch=ts.diverged_epoch,
+            stopped_epoch=ts.stopped_epoch, best_epoch=ts.best_epoch, params=flat, predictions=preds or None))
+    return results
+
+
+def _restored(t: TrialRecord) -> bool:
+    es = t.config["train"].get("early_stopping")
+    return bool(es and es.get("restore_best_weights"))

@@ -1,0 +1,265 @@
+"""Layers as data: a table of Keras layer types with their parameters and defaults.
+
+Each layer type has a parameter table (validated in plain Python before
+anything compiles), a shape rule, an ``init`` and an ``apply`` function over
+``jax.lax``/``jax.numpy``. Layouts follow Keras: images are NHWC, dense
+kernels ``(in, out)``, conv kernels HWIO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from sweeplab.models import ops
+from sweeplab.vocab.activations import ACTIVATIONS
+from sweeplab.vocab.initializers import INITIALIZERS, make_initializer
+from sweeplab.vocab.registry import Entry, Param, Registry, UnknownNameError
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _check_pair(name: str, v) -> tuple[int, int]:
+    ok = isinstance(v, int) or (
+        isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(i, int) for i in v)
+    )
+    if not ok or min(_pair(v)) < 1:
+        raise ValueError(f"'{name}' must be a positive integer or a pair of them, got {v!r}")
+    return _pair(v)
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """The behaviour of one layer type: shapes, parameter init, forward pass."""
+
+    out_shape: Callable[[dict, tuple], tuple]
+    init: Callable[[dict, Any, tuple], dict] | None = None
+    apply: Callable[..., Any] | None = None
+    has_state: bool = False
+
+
+class LayerRegistry(Registry):
+    """The layer table; ``validate`` fills defaults and checks every field."""
+
+    def validate(self, layer: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(layer, dict) or "type" not in layer:
+            raise ValueError(f"a layer is a table with a 'type' (one of {', '.join(self.names())}), got {layer!r}")
+        entry = self.get(layer["type"])
+        accepted = {p.name for p in entry.params} | {"type", "name"}
+        for key in layer:
+            if key not in accepted:
+                raise ValueError(
+                    f"unknown parameter {key!r} for layer {entry.name!r}; accepted: {', '.join(sorted(accepted))}"
+                )
+        out = {"type": entry.name, **entry.defaults(), **{k: v for k, v in layer.items() if k != "type"}}
+        entry.meta["check"](out)
+        return out
+
+
+LAYERS = LayerRegistry("layer")
+
+
+def _check_act_init(cfg):
+    if "activation" in cfg:
+        cfg["activation"] = ACTIVATIONS.canonical(cfg["activation"] or "linear")
+    for key in ("kernel_initializer", "bias_initializer"):
+        if key in cfg:
+            cfg[key] = INITIALIZERS.canonical(cfg[key])
+
+
+def _check_dense(cfg):
+    if not isinstance(cfg["units"], int) or isinstance(cfg["units"], bool) or cfg["units"] < 1:
+        raise ValueError(f"'units' of a dense layer must be a positive integer, got {cfg['units']!r}")
+    _check_act_init(cfg)
+
+
+def _check_conv(cfg):
+    if not isinstance(cfg["filters"], int) or cfg["filters"] < 1:
+        raise ValueError(f"'filters' of a conv2d layer must be a positive integer, got {cfg['filters']!r}")
+    cfg["kernel_size"] = _check_pair("kernel_size", cfg["kernel_size"])
+    cfg["strides"] = _check_pair("strides", cfg["strides"])
+    _check_padding(cfg)
+    _check_act_init(cfg)
+
+
+def _check_padding(cfg):
+    if cfg["padding"] not in ("valid", "same"):
+        raise ValueError(f"'padding' must be 'valid' or 'same', got {cfg['padding']!r}")
+
+
+def _check_pool(cfg):
+    cfg["pool_size"] = _check_pair("pool_size", cfg["pool_size"])
+    cfg["strides"] = cfg["pool_size"] if cfg["strides"] is None else _check_pair("strides", cfg["strides"])
+    _check_padding(cfg)
+
+
+def _check_dropout(cfg):
+    r = cfg["rate"]
+    if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < 1:
+        raise ValueError(f"'rate' of a dropout layer must be in [0, 1), got {r!r}")
+
+
+def _check_bn(cfg):
+    if not 0 <= cfg["momentum"] < 1:
+        raise ValueError(f"'momentum' of batch_normalization must be in [0, 1), got {cfg['momentum']!r}")
+    if not cfg["epsilon"] > 0:
+        raise ValueError(f"'epsilon' of batch_normalization must be > 0, got {cfg['epsilon']!r}")
+
+
+def _nothing(cfg):
+    return None
+
+
+# ----------------------------------------------------------------------------- behaviour
+def _dense_init(cfg, key, in_shape):
+    if len(in_shape) != 1:
+        raise ValueError(f"dense expects a flat input (add a flatten layer first), got shape {in_shape}")
+    kk, kb = jax.random.split(key)
+    p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, (in_shape[0], cfg["units"]), jnp.float32)}
+    if cfg["use_bias"]:
+        p["bias"] = make_initializer(cfg["bias_initializer"])(kb, (cfg["units"],), jnp.float32)
+    return p
+
+
+def _dense_apply(cfg, p, x, **_):
+    y = x @ p["kernel"]
+    return y + p["bias"] if "bias" in p else y
+
+
+def _conv_init(cfg, key, in_shape):
+    if len(in_shape) != 3:
+        raise ValueError(f"conv2d expects an image input (H, W, C), got shape {in_shape}")
+    kk, kb = jax.random.split(key)
+    shape = (*cfg["kernel_size"], in_shape[2], cfg["filters"])
+    p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, shape, jnp.float32)}
+    if cfg["use_bias"]:
+        p["bias"] = make_initializer(cfg["bias_initializer"])(kb, (cfg["filters"],), jnp.float32)
+    return p
+
+
+def _conv_apply(cfg, p, x, **_):
+    return ops.conv2d(x, p["kernel"], p.get("bias"), strides=cfg["strides"], padding=cfg["padding"])
+
+
+def _conv_shape(cfg, s):
+    if len(s) != 3:
+        raise ValueError(f"conv2d expects an image input (H, W, C), got shape {s}")
+    h, w = ops.conv_output_shape(s[:2], cfg["kernel_size"], cfg["strides"], cfg["padding"])
+    if h < 1 or w < 1:
+        raise ValueError(f"conv2d kernel {cfg['kernel_size']} is larger than its input {s[:2]}")
+    return (h, w, cfg["filters"])
+
+
+def _pool_shape(cfg, s):
+    if len(s) != 3:
+        raise ValueError(f"pooling expects an image input (H, W, C), got shape {s}")
+    h, w = ops.pool_output_shape(s[:2], cfg["pool_size"], cfg["strides"], cfg["padding"])
+    if h < 1 or w < 1:
+        raise ValueError(f"pool size {cfg['pool_size']} is larger than its input {s[:2]}")
+    return (h, w, s[2])
+
+
+def _dropout_apply(cfg, p, x, *, rate, key, train, **_):
+    if not train:
+        return x
+    keep = 1.0 - rate
+    mask = jax.random.bernoulli(key, keep, x.shape)
+    # Inverted dropout as in Keras; a rate of 0 keeps every unit (keep == 1).
+    return jnp.where(mask, x / keep, 0.0)
+
+
+def _bn_init(cfg, key, in_shape):
+    c = in_shape[-1]
+    p = {}
+    if cfg["scale"]:
+        p["gamma"] = jnp.ones((c,), jnp.float32)
+    if cfg["center"]:
+        p["beta"] = jnp.zeros((c,), jnp.float32)
+    return p
+
+
+def bn_init_state(in_shape) -> dict:
+    c = in_shape[-1]
+    return {"moving_mean": jnp.zeros((c,), jnp.float32), "moving_variance": jnp.ones((c,), jnp.float32)}
+
+
+def _bn_apply(cfg, p, x, *, state, train, **_):
+    axes = tuple(range(x.ndim - 1))
+    if train:
+        mean, var = jnp.mean(x, axes), jnp.var(x, axes)
+        m = cfg["momentum"]
+        new_state = {
+            "moving_mean": m * state["moving_mean"] + (1 - m) * mean,
+            "moving_variance": m * state["moving_variance"] + (1 - m) * var,
+        }
+    else:
+        mean, var, new_state = state["moving_mean"], state["moving_variance"], state
+    y = (x - mean) * jax.lax.rsqrt(var + cfg["epsilon"])
+    if "gamma" in p:
+        y = y * p["gamma"]
+    if "beta" in p:
+        y = y + p["beta"]
+    return y, new_state
+
+
+_INIT_PARAMS = (
+    Param("use_bias", True, "add a bias vector"),
+    Param("kernel_initializer", "glorot_uniform", "initializer of the kernel"),
+    Param("bias_initializer", "zeros", "initializer of the bias"),
+)
+
+LAYERS.add(Entry(
+    "dense", LayerType(lambda c, s: (c["units"],), _dense_init, _dense_apply),
+    "fully connected layer: activation(x @ kernel + bias)",
+    (Param("units", None, "number of output units"), Param("activation", "linear", "activation"), *_INIT_PARAMS),
+    meta={"check": _check_dense},
+))
+LAYERS.add(Entry(
+    "conv2d", LayerType(_conv_shape, _conv_init, _conv_apply),
+    "2-D convolution over NHWC images (kernel HWIO)",
+    (Param("filters", None, "number of filters"), Param("kernel_size", 3, "int or [h, w]"),
+     Param("strides", 1, "int or [h, w]"), Param("padding", "valid", "'valid' or 'same'"),
+     Param("activation", "linear", "activation"), *_INIT_PARAMS),
+    meta={"check": _check_conv},
+))
+_POOL_PARAMS = (Param("pool_size", 2, "int or [h, w]"), Param("strides", None, "default: pool_size"),
+                Param("padding", "valid", "'valid' or 'same'"))
+LAYERS.add(Entry(
+    "max_pooling2d",
+    LayerType(_pool_shape, None, lambda c, p, x, **_: ops.max_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
+    "max over pool windows", _POOL_PARAMS, aliases=("maxpooling2d", "max_pool2d"), meta={"check": _check_pool},
+))
+LAYERS.add(Entry(
+    "average_pooling2d",
+    LayerType(_pool_shape, None, lambda c, p, x, **_: ops.avg_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
+    "mean over pool windows", _POOL_PARAMS, aliases=("averagepooling2d", "avg_pool2d"), meta={"check": _check_pool},
+))
+LAYERS.add(Entry(
+    "flatten", LayerType(lambda c, s: (prod(s),), None, lambda c, p, x, **_: x.reshape(x.shape[0], -1)),
+    "flatten all but the batch axis", (), meta={"check": _nothing},
+))
+LAYERS.add(Entry(
+    "dropout", LayerType(lambda c, s: s, None, _dropout_apply),
+    "inverted dropout while training (the rate can differ between trials of one group)",
+    (Param("rate", 0.5, "fraction of units dropped", per_trial=True),), meta={"check": _check_dropout},
+))
+LAYERS.add(Entry(
+    "batch_normalization", LayerType(lambda c, s: s, _bn_init, _bn_apply, has_state=True),
+    "normalise over the batch (moving statistics for evaluation)",
+    (Param("momentum", 0.99, "moving-average momentum"), Param("epsilon", 1e-3, "variance epsilon"),
+     Param("center", True, "learn beta"), Param("scale", True, "learn gamma")),
+    aliases=("batchnormalization",), meta={"check": _check_bn},
+))
+LAYERS.add(Entry(
+    "activation", LayerType(lambda c, s: s, None, lambda c, p, x, **_: x),
+    "apply an activation function", (Param("activation", "linear", "activation"),),
+    meta={"check": _check_act_init},
+))
+
+__all__ = ["LAYERS", "LayerType", "UnknownNameError", "bn_init_state"]
