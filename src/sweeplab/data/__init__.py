@@ -10,7 +10,7 @@ from .download import DownloadError, RemoteFile
 from .formats import FormatError, read_idx, read_svhn_mat, write_idx, write_svhn_mat
 from .loaders import Dataset, fetch, find_files, is_cached, load, load_raw
 from .paths import data_dir, dataset_dir
-from .prepare import HeadInfo, PreparedData, Split, clear_cache, prepare
+from .pipeline import HeadInfo, PreparedData, Split, clear_cache, prepare
 from .registry import DATASETS
 from .spec import AugmentSpec, DataSpec, TaskSpec
 

@@ -29,7 +29,7 @@ def save(fig: Figure, path: str | Path, formats: Sequence[str] = ("png", "svg"),
 def _label_counts(obj) -> tuple[dict[str, np.ndarray], list[str]]:
     """{split: counts per class}, class names, from a PreparedData or a Dataset."""
     from .loaders import Dataset
-    from .prepare import PreparedData
+    from .pipeline import PreparedData
 
     if isinstance(obj, PreparedData):
         head = next((h for h in obj.heads.values() if h.kind != "regression"), None)

@@ -69,7 +69,7 @@ def generate(function: str = "f1", n_samples: int = 4000, noise: float = 0.0,
         theta = np.sqrt(u) * 3 * np.pi
         r = theta / (3 * np.pi)
         x = np.stack([r * np.cos(theta + np.pi * y), r * np.sin(theta + np.pi * y)], 1)
+    perm = rng.permutation(n)
     if noise:
         x = x + rng.normal(0.0, float(noise), size=x.shape)
-    perm = rng.permutation(n)
     return x[perm].astype(np.float32), y[perm]
