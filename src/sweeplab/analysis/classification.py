@@ -140,9 +140,9 @@ def positive_scores(proba) -> np.ndarray:
 def precision_recall_curve(y_true, scores):
     """Precision-recall curve of a binary classifier, thresholding ``scores``.
 
-    Follows scikit-learn's definition: one point per distinct score used as
-    threshold (predict positive when ``score >= threshold``), then the point
-    (recall 0, precision 1).
+    Follows scikit-learn's (>= 1.3) definition: one point per distinct score
+    used as threshold (predict positive when ``score >= threshold``), in
+    increasing threshold order, then the point (recall 0, precision 1).
 
     Returns:
         ``(precision, recall, thresholds, average_precision)`` where average
@@ -160,12 +160,10 @@ def precision_recall_curve(y_true, scores):
     total_pos = tps[-1] if tps.size else 0.0
     precision = np.divide(tps, tps + fps, out=np.zeros_like(tps), where=(tps + fps) > 0)
     recall = tps / total_pos if total_pos > 0 else np.ones_like(tps)
-    # Stop once full recall is reached, then reverse so recall decreases.
-    last = int(np.searchsorted(tps, total_pos)) if total_pos > 0 else len(tps) - 1
-    sl = slice(last, None, -1)
-    precision = np.r_[precision[sl], 1.0]
-    recall = np.r_[recall[sl], 0.0]
-    thresholds = thresholds[sl]
+    # Reverse so recall decreases, then append the (recall 0, precision 1) end point.
+    precision = np.r_[precision[::-1], 1.0]
+    recall = np.r_[recall[::-1], 0.0]
+    thresholds = thresholds[::-1]
     ap = float(-np.sum(np.diff(recall) * precision[:-1]))
     return precision, recall, thresholds, ap
 

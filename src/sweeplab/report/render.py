@@ -86,6 +86,8 @@ def render_figures(report: Report, fig_dir: Path) -> None:
         for it in sec.items:
             if isinstance(it, FigureItem) and it.figure is not None:
                 it.png = style.to_png(it.figure)
+                # The PNG pass fixed the layout; reusing it halves the SVG's cost.
+                it.figure.set_layout_engine("none")
                 it.svg = style.to_svg(it.figure)
                 _atomic_write(fig_dir / f"{it.name}.png", it.png)
                 _atomic_write(fig_dir / f"{it.name}.svg", it.svg)
