@@ -89,6 +89,7 @@ def test_good_download(server, tmp_path):
     assert folder == tmp_path / "mnist"
     assert _leftovers(tmp_path) == sorted(FILES)
     assert (folder / "train-images-idx3-ubyte.gz").read_bytes() == IMG_GZ
+    assert (folder / "train-images-idx3-ubyte.gz").stat().st_mode & 0o400  # not left 0600-only
     assert np.array_equal(read_idx(folder / "train-labels-idx1-ubyte.gz"), LABELS)
 
 

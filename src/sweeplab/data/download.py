@@ -83,6 +83,15 @@ def verify(path: Path, rf: RemoteFile) -> None:
     raise ChecksumError(f"checksum mismatch: got {gotmsg}, expected {want}")
 
 
+def publish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Atomically move a finished temp file into place, readable like a normal file
+    (mkstemp creates files with mode 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, dest)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
@@ -158,7 +167,7 @@ def download_file(rf: RemoteFile, base_urls: Sequence[str], folder: Path, *,
             verify(tmp_path, rf)
             if check is not None:
                 check(tmp_path)
-            os.replace(tmp_path, dest)
+            publish(tmp_path, dest)
             return dest, failures
         except Exception as e:  # noqa: BLE001 - every failure is reported, next mirror tried
             failures.append(f"{url}: {_describe(e)}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .download import DEFAULT_TIMEOUT, DownloadError, RemoteFile, download_file
+from .download import DEFAULT_TIMEOUT, DownloadError, RemoteFile, download_file, publish
 from .formats import FormatError, read_idx, read_svhn_mat
 from .paths import data_dir
 
@@ -255,7 +255,7 @@ def load_clocks(name: str = "clocks", root=None, download: bool = True, size: in
             try:
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, x=x, y=y)
-                os.replace(tmp, path)
+                publish(tmp, path)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
