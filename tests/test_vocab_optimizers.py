@@ -191,14 +191,6 @@ def test_first_steps_match_keras(name, params, x64):
     np.testing.assert_allclose(got - W0, ref - W0, rtol=1e-9, atol=1e-15)
 
 
-@pytest.mark.parametrize("name", sorted(REFS))
-def test_float32_matches_keras_to_1e6(name):
-    ref = reference_trajectory(name, {"learning_rate": 0.1})
-    opt = make_optimizer(name, {"learning_rate": 0.1})
-    got = np.asarray(jax.jit(lambda w: run(opt, w))(jnp.asarray(W0, jnp.float32)))
-    np.testing.assert_allclose(got, ref, atol=2e-6)
-
-
 def test_set_hyperparams_changes_the_step():
     opt = make_optimizer("sgd")                    # Keras default lr 0.01
     w = jnp.asarray(W0, jnp.float32)
@@ -215,14 +207,18 @@ def test_set_hyperparams_changes_the_step():
 
 @pytest.mark.parametrize("name", sorted(REFS))
 def test_vmap_over_learning_rates_equals_separate_runs(name):
-    lrs = jnp.asarray([0.05, 0.2], jnp.float32)
+    lrs = [0.05, 0.2]
     w0 = jnp.asarray(W0, jnp.float32)
     opt = make_optimizer(name)
-    batched = jax.jit(jax.vmap(lambda lr: run(opt, w0, hyper={"learning_rate": lr})))(lrs)
-    for i, lr in enumerate([0.05, 0.2]):
-        single = jax.jit(lambda w: run(make_optimizer(name, {"learning_rate": lr}), w))(w0)
-        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(single), rtol=1e-6, atol=1e-7)
-    assert not np.allclose(np.asarray(batched[0]), np.asarray(batched[1]))
+    one = lambda lr: run(opt, w0, hyper={"learning_rate": lr})
+    batched = np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(lrs, jnp.float32)))
+    single = jax.jit(one)
+    for i, lr in enumerate(lrs):
+        np.testing.assert_allclose(batched[i], np.asarray(single(lr)), rtol=1e-6, atol=1e-7)
+        # float32 under vmap still matches Keras's rule to ~1e-6.
+        np.testing.assert_allclose(batched[i], reference_trajectory(name, {"learning_rate": lr}),
+                                   atol=2e-6)
+    assert not np.allclose(batched[0], batched[1])
 
 
 @pytest.mark.parametrize("name,hp,values", [("sgd", "momentum", (0.0, 0.9)),

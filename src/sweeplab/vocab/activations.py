@@ -26,7 +26,7 @@ _SELU_ALPHA = 1.67326324235437728481704299
 _SELU_SCALE = 1.05070098735548049341933498
 
 
-@ACTIVATIONS.register("linear", "identity: x", aliases=("none",))
+@ACTIVATIONS.register("linear", "identity: x")
 def linear(x):
     return x
 
