@@ -79,8 +79,7 @@ class _RichProgress:
 
     def group_end(self, seconds):
         if self.epochs is not None:
-            task = self.bar.tasks[self.epochs]
-            self.bar.update(self.epochs, completed=task.total)
+            self.bar.update(self.epochs, completed=self.bar._tasks[self.epochs].total)
         self.bar.advance(self.groups)
 
 

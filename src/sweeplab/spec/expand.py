@@ -54,7 +54,7 @@ class Study:
 
 
 def builtin_studies() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
+    return {p.stem: p for p in sorted(BUILTIN_DIR.rglob("*.toml"))}
 
 
 def resolve_path(study: str | Path) -> Path:
@@ -77,9 +77,13 @@ def parse_text(text: str, source: str) -> dict[str, Any]:
             raw = yaml.safe_load(text)
         else:
             raw = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise StudyError(f"{source}: not valid {'YAML' if source.endswith(('yaml', 'yml')) else 'TOML'}: "
-                         f"{str(e).splitlines()[0]}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise StudyError(f"{source}: not valid TOML: {str(e).splitlines()[0]}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise StudyError(f"{source}: not valid YAML: {what}{where}") from None
     if not isinstance(raw, dict):
         raise StudyError(f"{source}: a study file is a table with sections study, data, model, train, sweep")
     return raw
@@ -87,7 +91,10 @@ def parse_text(text: str, source: str) -> dict[str, Any]:
 
 def load_study(study: str | Path) -> Study:
     path = resolve_path(study)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise StudyError(f"{path}: not a text file (a study file is UTF-8 TOML or YAML)") from None
     return study_from_text(text, str(path))
 
 
@@ -114,10 +121,10 @@ def sweep_combinations(sweep: dict[str, Any], source: str) -> tuple[list[dict[st
             for i, table in enumerate(tables):
                 if not isinstance(table, dict) or not table:
                     raise StudyError(f"{source}: field 'sweep.zip[{i}]': a table of axis = [values], got {table!r}")
-                lengths = {k: len(_values(source, f"zip[{i}].{k}", v)) for k, v in table.items()}
+                lengths = {k: len(_values(source, f'zip[{i}]."{k}"', v)) for k, v in table.items()}
                 if len(set(lengths.values())) != 1:
                     raise StudyError(f"{source}: field 'sweep.zip[{i}]': zipped axes need lists of one length, "
-                                     f"got {lengths}")
+                                     f"got lengths {lengths}")
                 for k in table:
                     _check_path(source, k)
                     axes.append(k)
@@ -126,20 +133,20 @@ def sweep_combinations(sweep: dict[str, Any], source: str) -> tuple[list[dict[st
             continue
         _check_path(source, key)
         axes.append(key)
-        factors.append([{key: v} for v in _values(source, key, values)])
+        factors.append([{key: v} for v in _values(source, f'"{key}"', values)])
     combos = [dict(kv for part in prod for kv in part.items()) for prod in itertools.product(*factors)]
     return combos or [{}], axes
 
 
-def _values(source, key, values) -> list:
+def _values(source, label, values) -> list:
     if not isinstance(values, list) or not values:
-        raise StudyError(f"{source}: field 'sweep.\"{key}\"': a non-empty list of values, got {values!r}")
+        raise StudyError(f"{source}: field 'sweep.{label}': must be a non-empty list of values (got {values!r})")
     return values
 
 
 def _check_path(source, key):
-    head = key.split(".")[0]
-    if head not in SWEEPABLE or "." not in key:
+    head = str(key).split(".")[0]
+    if head not in SWEEPABLE or "." not in str(key):
         raise StudyError(f"{source}: field 'sweep.\"{key}\"': a swept field is a dotted path into "
                          f"{', '.join(SWEEPABLE)} (e.g. \"train.batch_size\")")
 
@@ -171,7 +178,7 @@ def expand(spec: StudySpec, raw: dict, combos: list[dict], source: str) -> list[
                 deep_set(cfg_raw, path, copy.deepcopy(value))
             except KeyError:
                 raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table")
-        ctx = f" [in sweep: {', '.join(f'{k}={v!r}' for k, v in overrides.items())}]" if overrides else ""
+        ctx = f" [sweep: {', '.join(f'{k} = {v!r}' for k, v in overrides.items())}]" if overrides else ""
         try:
             trial_spec = TrialSpec.model_validate(cfg_raw)
         except ValidationError as e:
