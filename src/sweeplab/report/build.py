@@ -66,14 +66,22 @@ def _data_section(rd: RunData) -> dict:
     return rd.study.get("data") or {}
 
 
+def _input_shape(rd: RunData) -> tuple:
+    """The dataset's input shape from the data registry; () when unknown."""
+    try:
+        from sweeplab.data import DATASETS
+
+        return tuple(DATASETS.get(str(_data_section(rd).get("dataset"))).meta.get("shape") or ())
+    except Exception:  # unknown dataset name or no data registry
+        return ()
+
+
 def _two_d(rd: RunData) -> bool:
-    d = _data_section(rd)
-    name = str(d.get("dataset", d.get("name", "")))
-    return "synthetic" in name or "2d" in name.lower() or d.get("input_dim") == 2
+    return _input_shape(rd) == (2,)
 
 
 def _image_data(rd: RunData) -> bool:
-    return not _two_d(rd) and bool(_data_section(rd))
+    return len(_input_shape(rd)) == 3
 
 
 def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None = None) -> Report:

@@ -51,9 +51,12 @@ class TrialContext:
 
     def _prepare(self):
         try:
-            from sweeplab.data import prepare  # type: ignore[attr-defined]
+            from sweeplab.data import is_cached, prepare
             from sweeplab.data.spec import DataSpec
 
+            name = self.config["data"]["dataset"]
+            if not is_cached(name):  # a report never downloads
+                raise LookupError(f"dataset {name!r} is not in the local data cache")
             seed = int((self.rd.study.get("study") or {}).get("seed", 0))
             return prepare(DataSpec.model_validate(self.config["data"]), seed=seed)
         except Exception as exc:  # no data module yet, dataset offline, ...
@@ -70,8 +73,7 @@ class TrialContext:
         return out
 
     def class_names(self, head: str, k: int):
-        d = self.data if "data" in self._cache else None  # never load data only for names
-        info = getattr(d, "heads", None)
+        info = getattr(self.data, "heads", None)
         try:
             names = info[head].class_names if isinstance(info, dict) else None
         except (KeyError, AttributeError):
