@@ -1,7 +1,17 @@
-"""Turn validation failures into one line naming the file, field, value and what is accepted."""
+"""Turn validation failures into one line naming the file, field, value and what is accepted.
+
+Every message has the shape::
+
+    study.toml: field 'train.batch_size': must be a positive integer or "full" (got 0)
+
+Validators that know a more precise place than the field they validate (an
+item of a list, a key of a table) raise :class:`FieldError` with the rest of
+the path and the bad value.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -11,14 +21,32 @@ class StudyError(ValueError):
     """A mistake in a study file (or a CLI argument naming one); shown as one line, exit code 2."""
 
 
-def _fields_at(model: type[BaseModel] | None, loc: tuple) -> list[str] | None:
-    """The accepted keys of the (nested) pydantic model at ``loc``, if it is one."""
-    for part in loc:
-        if model is None or not isinstance(part, str) or part not in getattr(model, "model_fields", {}):
-            return None
-        ann = model.model_fields[part].annotation
-        model = _model_in(ann)
-    return sorted(model.model_fields) if model is not None else None
+_UNSET = object()
+
+
+class FieldError(ValueError):
+    """A validator error that points below the field being validated.
+
+    Args:
+        message: what is wrong and what is accepted.
+        loc: path below the validated field, e.g. ``(1,)`` for its second item.
+        value: the bad value, shown as ``(got ...)``; leave unset when the
+            message already names it.
+    """
+
+    def __init__(self, message: str, loc: tuple = (), value: Any = _UNSET):
+        super().__init__(message)
+        self.loc, self.value = tuple(loc), value
+
+
+# Parts of a pydantic error location that are validator or union-member names, not fields.
+_TYPE_TAGS = {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "none"}
+# "data.task.positive: ..." - a message that starts with the field path it is about.
+_PATH_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+|\[\d+\])+): ")
+
+
+def _is_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("function-") or part in _TYPE_TAGS)
 
 
 def _model_in(ann: Any) -> type[BaseModel] | None:
@@ -31,31 +59,58 @@ def _model_in(ann: Any) -> type[BaseModel] | None:
     return None
 
 
+def _fields_at(model: type[BaseModel] | None, loc: tuple) -> list[str] | None:
+    """The accepted keys of the (nested) pydantic model at ``loc``, if it is one."""
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list of models
+        if model is None or part not in model.model_fields:
+            return None
+        model = _model_in(model.model_fields[part].annotation)
+    return sorted(model.model_fields) if model is not None else None
+
+
 def _path(prefix: str, loc: tuple) -> str:
     parts = [prefix] if prefix else []
     for p in loc:
-        if isinstance(p, int):
-            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
-        elif p in ("function-after", "function-before") or "[" in str(p) and "]" in str(p):
-            continue  # pydantic's internal validator step names
+        if isinstance(p, int) and parts:
+            parts[-1] += f"[{p}]"
         else:
-            parts.append(str(p))
+            parts.append(f"[{p}]" if isinstance(p, int) else str(p))
     return ".".join(parts)
+
+
+def _shown(value: Any, msg: str) -> str:
+    """`` (got VALUE)``, unless the message already names the value or it is a whole section."""
+    if value is _UNSET or isinstance(value, dict):
+        return ""
+    text = repr(value)
+    named = f"got {text}" in msg.lower() or (isinstance(value, str) and text in msg)
+    if named or len(text) > 120:
+        return ""
+    return f" (got {text})"
 
 
 def format_validation_error(err: ValidationError, *, source: str, model: type[BaseModel],
                             prefix: str = "", context: str = "") -> str:
     """One line for the first error of a pydantic ValidationError."""
     e = err.errors(include_url=False)[0]
-    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    loc = tuple(p for p in e["loc"] if not _is_tag(p))
+    value = e.get("input", _UNSET)
+    cause = (e.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc += cause.loc
+        value = cause.value
     field = _path(prefix, loc) or "(top level)"
     msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = msg.replace("Input should be", "must be").replace("String should", "must")
+    m = _PATH_PREFIX.match(msg)
+    if m and m.group(1).split(".")[0].split("[")[0] == field.split(".")[0].split("[")[0]:
+        field, msg = m.group(1), msg[m.end():]  # the message names its own (more precise) field
     if e["type"] == "extra_forbidden":
         accepted = _fields_at(model, loc[:-1])
         acc = f"; accepted keys: {', '.join(accepted)}" if accepted else ""
         return f"{source}: unknown key {field!r}{acc}{context}"
     if e["type"] == "missing":
         return f"{source}: missing required field {field!r}{context}"
-    value = e.get("input")
-    shown = repr(value) if not isinstance(value, dict) or len(repr(value)) < 80 else "{...}"
-    return f"{source}: field {field!r}: {msg} (got {shown}){context}"
+    return f"{source}: field {field!r}: {msg}{_shown(value, msg)}{context}"

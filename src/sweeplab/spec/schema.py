@@ -18,8 +18,9 @@ from sweeplab.vocab.initializers import INITIALIZERS
 from sweeplab.vocab.losses import LOSSES
 from sweeplab.vocab.metrics import METRICS
 from sweeplab.vocab.optimizers import OPTIMIZERS
-from sweeplab.vocab.params import check_params
+from sweeplab.vocab.params import InvalidParamError, check_params
 from sweeplab.models.layers import LAYERS
+from sweeplab.spec.errors import FieldError
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,26 +37,32 @@ def _name(registry):
 
 
 class StudySection(BaseModel):
+    """The ``[study]`` section: what the study is called and how often each configuration runs."""
+
     model_config = _FROZEN
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    seed: int = Field(default=0, ge=0)
-    repeats: int = Field(default=1, ge=1, le=1000)
+    name: str = Field(min_length=1, max_length=200,
+                      description="name of the study; the default run directory is `runs/NAME`")
+    description: str = Field("", description="one line shown by `sweeplab list` and in the report")
+    seed: int = Field(0, ge=0, description="base seed: repeat r trains with seed + r; also the data seed "
+                                           "unless data.seed is set")
+    repeats: int = Field(1, ge=1, le=1000, description="seeds per configuration (mean ± std over them)")
 
 
 class MLPSpec(BaseModel):
     """Shorthand for a stack of dense layers: ``hidden = [300, 100]`` or ``units``+``depth``."""
 
     model_config = _FROZEN
-    hidden: tuple[int, ...] | None = None
-    units: int | None = Field(default=None, ge=1)
-    depth: int | None = Field(default=None, ge=0)
-    activation: str = "relu"
-    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-    batch_norm: bool = False
-    kernel_initializer: str = "glorot_uniform"
-    bias_initializer: str = "zeros"
-    output_activation: str | None = None
+    hidden: tuple[int, ...] | None = Field(None, description="units of each hidden dense layer; "
+                                                             "[] is a single neuron / linear model")
+    units: int | None = Field(None, ge=1, description="with depth: depth hidden layers of this many units")
+    depth: int | None = Field(None, ge=0, description="with units: number of hidden layers")
+    activation: str = Field("relu", description="activation of the hidden layers")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout rate after each hidden layer (0: none)")
+    batch_norm: bool = Field(False, description="batch normalization after each hidden layer")
+    kernel_initializer: str = Field("glorot_uniform", description="initializer of every kernel")
+    bias_initializer: str = Field("zeros", description="initializer of every bias")
+    output_activation: str | None = Field(None, description="activation of the output layer "
+                                                            "(default: from the task: softmax, sigmoid, linear)")
 
     _act = field_validator("activation", "output_activation")(_name(ACTIVATIONS))
     _init = field_validator("kernel_initializer", "bias_initializer")(_name(INITIALIZERS))
@@ -63,8 +70,9 @@ class MLPSpec(BaseModel):
     @field_validator("hidden")
     @classmethod
     def _positive(cls, v):
-        if v is not None and any(u < 1 for u in v):
-            raise ValueError(f"hidden layer sizes must be >= 1, got {list(v)}")
+        for i, u in enumerate(v or ()):
+            if u < 1:
+                raise FieldError("a hidden layer size must be >= 1", (i,), u)
         return v
 
     @model_validator(mode="after")
@@ -88,13 +96,15 @@ class HeadSpec(BaseModel):
     """One named output of a multi-head model (dense layer on the shared trunk)."""
 
     model_config = _FROZEN
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    units: int | None = Field(default=None, ge=1)
-    activation: str | None = None
-    loss: str | None = None
-    loss_weight: float = Field(default=1.0, ge=0.0)
-    metrics: tuple[str, ...] | None = None
-    hidden: tuple[int, ...] = ()
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                      description="a target of the data (clocks multihead: hour, minute)")
+    units: int | None = Field(None, ge=1, description="output units (default: from the target)")
+    activation: str | None = Field(None, description="output activation (default: from the target)")
+    loss: str | None = Field(None, description="loss of this head (default: from the target)")
+    loss_weight: float = Field(1.0, ge=0.0, description="weight of this head's loss in the total loss")
+    metrics: tuple[str, ...] | None = Field(None, description="metrics of this head (default: those of "
+                                                              "train.metrics that fit the target)")
+    hidden: tuple[int, ...] = Field((), description="relu dense layers of this head only, before its output")
 
     _act = field_validator("activation")(_name(ACTIVATIONS))
     _loss = field_validator("loss")(_name(LOSSES))
@@ -102,14 +112,19 @@ class HeadSpec(BaseModel):
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, v):
-        return None if v is None else tuple(METRICS.canonical(m) for m in v)
+        return None if v is None else _metric_names(v)
 
 
 class ModelSpec(BaseModel):
+    """The ``[model]`` section: an explicit ``layers`` list or the ``mlp`` shorthand, and optional heads."""
+
     model_config = _FROZEN
-    layers: tuple[dict[str, Any], ...] | None = None
-    mlp: MLPSpec | None = None
-    heads: tuple[HeadSpec, ...] | None = None
+    layers: tuple[dict[str, Any], ...] | None = Field(
+        None, description="Keras-style layer tables, e.g. {type = \"dense\", units = 10}; a final dense "
+                          "layer is the output layer, else one is added to fit the task")
+    mlp: MLPSpec | None = Field(None, description="shorthand for a stack of dense layers (table below)")
+    heads: tuple[HeadSpec, ...] | None = Field(None, description="named outputs on one shared trunk "
+                                                                 "(table below)")
 
     @field_validator("layers")
     @classmethod
@@ -121,13 +136,15 @@ class ModelSpec(BaseModel):
             try:
                 out.append(LAYERS.validate(layer))
             except ValueError as e:
-                raise ValueError(f"layers[{i}]: {e}") from None
+                raise FieldError(str(e), (i,)) from None
         return tuple(out)
 
     @model_validator(mode="after")
     def _one_form(self):
-        if (self.layers is None) == (self.mlp is None):
-            raise ValueError("give exactly one of 'layers = [...]' or 'mlp = {...}'")
+        if self.layers is not None and self.mlp is not None:
+            raise ValueError("both 'layers' and 'mlp' given; give exactly one of them")
+        if self.layers is None and self.mlp is None:
+            raise ValueError("no model: give 'layers = [...]' or 'mlp = {...}'")
         if self.heads is not None:
             names = [h.name for h in self.heads]
             if len(set(names)) != len(names):
@@ -139,91 +156,129 @@ class EarlyStoppingSpec(BaseModel):
     """Keras ``EarlyStopping``: stop a trial when ``monitor`` stops improving."""
 
     model_config = _FROZEN
-    monitor: str = "val_loss"
-    patience: int = Field(default=0, ge=0)
-    min_delta: float = Field(default=0.0, ge=0.0)
-    mode: Literal["auto", "min", "max"] = "auto"
-    restore_best_weights: bool = False
-    start_from_epoch: int = Field(default=0, ge=0)
+    monitor: str = Field("val_loss", description="the epoch metric watched, e.g. val_loss, val_accuracy")
+    patience: int = Field(0, ge=0, description="epochs without improvement before the trial stops")
+    min_delta: float = Field(0.0, ge=0.0, description="smallest change that counts as an improvement")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy-like metrics, "
+                                                                    "else min")
+    restore_best_weights: bool = Field(False, description="keep the parameters of the best epoch")
+    start_from_epoch: int = Field(0, ge=0, description="epochs before stopping may start")
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, v):
+        """``[val_][<head>_]<loss|metric>``, with the metric's canonical name (val_acc -> val_accuracy)."""
+        prefix = "val_" if v.startswith("val_") else ""
+        base = v[len(prefix):]
+        for i in [-1] + [i for i, c in enumerate(base) if c == "_"]:
+            head, rest = base[:i + 1], base[i + 1:]
+            if rest == "loss" or rest in METRICS:
+                return prefix + head + (rest if rest == "loss" else METRICS.canonical(rest))
+        raise ValueError(f"unknown metric {v!r}; accepted: loss, {', '.join(METRICS.names())}, each optionally "
+                         "with a val_ prefix (and <head>_ for a model with heads), e.g. val_loss")
 
 
 class TrainSpec(BaseModel):
+    """The ``[train]`` section: optimizer, loss, metrics, batches, epochs."""
+
     model_config = _FROZEN
-    optimizer: str = "rmsprop"
-    optimizer_params: dict[str, Any] = Field(default_factory=dict)
-    learning_rate: float | None = Field(default=None, gt=0.0)
-    loss: str | None = None
-    metrics: tuple[str, ...] = ("accuracy",)
-    batch_size: int | Literal["full"] = 32
-    epochs: int = Field(default=1, ge=1, le=100_000)
-    shuffle: bool = True
-    early_stopping: EarlyStoppingSpec | None = None
-    cross_validation: int | None = Field(default=None, ge=2, le=100)
-    gradient_norms: bool = False
-    eval_batch_size: int = Field(default=2048, ge=1)
+    optimizer: str = Field("rmsprop", description="optimizer name, or a table {name = \"sgd\", momentum = "
+                                                  "0.9, learning_rate = 0.1}")
+    optimizer_params: dict[str, Any] = Field(default_factory=dict,
+                                             description="optimizer hyperparameters (Keras names and defaults)")
+    learning_rate: float | None = Field(None, gt=0.0, description="default: the optimizer's Keras default")
+    loss: str | None = Field(None, description="default: from the task (sparse_categorical_crossentropy, "
+                                               "binary_crossentropy, mse)")
+    metrics: tuple[str, ...] = Field(("accuracy",), description="metrics recorded per epoch (those that fit "
+                                                                "the task)")
+    batch_size: int | Literal["full"] = Field(32, description='examples per step; "full" is full-batch')
+    epochs: int = Field(1, ge=1, le=100_000, description="passes over the training data")
+    shuffle: bool = Field(True, description="reshuffle the training data every epoch (per trial)")
+    early_stopping: EarlyStoppingSpec | None = Field(None, description="Keras EarlyStopping (table below)")
+    cross_validation: int | None = Field(None, ge=2, le=100, description="k: train every configuration on "
+                                                                         "k folds (k trials per seed)")
+    gradient_norms: bool = Field(False, description="record per-layer gradient norms every epoch")
+    eval_batch_size: int = Field(2048, ge=1, description="batch size of validation and test evaluation")
 
     _opt = field_validator("optimizer")(_name(OPTIMIZERS))
     _loss = field_validator("loss")(_name(LOSSES))
 
-    @field_validator("optimizer", mode="before")
-    @classmethod
-    def _opt_table(cls, v):
-        # ``optimizer = {name = "sgd", momentum = 0.9}`` is split in _split_optimizer.
-        return v
-
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, v):
-        return tuple(METRICS.canonical(m) for m in v)
+        return _metric_names(v)
 
-    @field_validator("batch_size")
+    @field_validator("batch_size", mode="before")
     @classmethod
     def _bs(cls, v):
-        if isinstance(v, int) and v < 1:
-            raise ValueError(f"batch_size must be a positive integer or 'full', got {v}")
-        return v
+        if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise ValueError('must be a positive integer or "full"')
 
     @model_validator(mode="before")
     @classmethod
     def _split_optimizer(cls, data):
-        if isinstance(data, dict) and isinstance(data.get("optimizer"), dict):
-            table = dict(data["optimizer"])
+        """``optimizer = {name = "sgd", momentum = 0.9, learning_rate = 0.1}``: the table's
+        values win over ``optimizer_params``/``learning_rate`` (so a sweep over optimizer
+        tables can give each optimizer its own learning rate)."""
+        if not isinstance(data, dict):
+            return data
+        data, where = dict(data), "optimizer_params"
+        if isinstance(data.get("optimizer"), dict):
+            table, where = dict(data["optimizer"]), "optimizer"
             if "name" not in table:
-                raise ValueError("optimizer table needs a 'name', e.g. {name = \"sgd\", momentum = 0.9}")
-            data = dict(data)
+                raise FieldError('an optimizer table needs a name, e.g. {name = "sgd", momentum = 0.9}',
+                                 ("optimizer",))
             data["optimizer"] = table.pop("name")
-            lr = table.pop("learning_rate", None)
-            if lr is not None:
-                data.setdefault("learning_rate", lr)
-            data["optimizer_params"] = {**table, **data.get("optimizer_params", {})}
+            if "learning_rate" in table:
+                data["learning_rate"] = table.pop("learning_rate")
+            data["optimizer_params"] = {**(data.get("optimizer_params") or {}), **table}
+        params = data.get("optimizer_params")
+        if isinstance(params, dict) and data.get("optimizer", "rmsprop") in OPTIMIZERS:
+            if "learning_rate" in params:
+                raise FieldError("set the learning rate with train.learning_rate",
+                                 (where, "learning_rate"), params["learning_rate"])
+            try:
+                check_params(OPTIMIZERS, data.get("optimizer", "rmsprop"), params)
+            except InvalidParamError as e:
+                loc = (where, e.param) if e.param else (where,)
+                if e.param in params:
+                    raise FieldError(str(e), loc, params[e.param]) from None
+                raise FieldError(str(e), loc) from None
         return data
 
-    @model_validator(mode="after")
-    def _opt_params(self):
-        params = dict(self.optimizer_params)
-        if "learning_rate" in params:
-            raise ValueError("set the learning rate with train.learning_rate")
-        check_params(OPTIMIZERS, self.optimizer, params)
-        return self
+
+def _metric_names(names) -> tuple[str, ...]:
+    out = []
+    for i, m in enumerate(names):
+        try:
+            out.append(METRICS.canonical(m))
+        except ValueError as e:
+            raise FieldError(str(e), (i,)) from None
+    return tuple(out)
 
 
 class ReportSpec(BaseModel):
+    """The ``[report]`` section: what `sweeplab report` shows."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    analyses: tuple[str, ...] | None = None
-    metrics: tuple[str, ...] | None = None
-    top_n: int = Field(default=20, ge=1)
+    analyses: tuple[str, ...] | None = Field(None, description="analyses to include (default: chosen "
+                                                               "from the data)")
+    metrics: tuple[str, ...] | None = Field(None, description="metrics in the tables (default: all recorded)")
+    top_n: int = Field(20, ge=1, description="rows of the configuration and comparison tables")
 
 
 class StudySpec(BaseModel):
     """A whole study file (before sweep expansion)."""
 
     model_config = _FROZEN
-    study: StudySection
-    data: DataSpec
-    model: ModelSpec
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    sweep: dict[str, Any] = Field(default_factory=dict)
-    report: ReportSpec = Field(default_factory=ReportSpec)
+    study: StudySection = Field(description="name, description, seed, repeats")
+    data: DataSpec = Field(description="dataset, task, splits and transforms")
+    model: ModelSpec = Field(description="the network")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="optimizer, loss, metrics, batches, epochs")
+    sweep: dict[str, Any] = Field(default_factory=dict, description='axes: "section.field" = [values]; '
+                                                                    "[[sweep.zip]] axes vary together")
+    report: ReportSpec = Field(default_factory=ReportSpec, description="what the report shows")
 
     def trial_config(self) -> dict[str, Any]:
         """The sections a trial is built from, as plain JSON-able data."""
