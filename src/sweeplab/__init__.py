@@ -1,3 +1,50 @@
-"""sweeplab: neural-network studies as one file and one command."""
+"""sweeplab: neural-network studies as one file and one command.
+
+    >>> import sweeplab
+    >>> study = sweeplab.load_study("quickstart")     # a file path or a built-in name
+    >>> sweeplab.run(study, "runs/quickstart")         # trains every unfinished trial
+    >>> run = sweeplab.load("runs/quickstart")         # results: tables and figures
+    >>> run.summary(); run.table(); run.plot.learning_curves()
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "load", "load_study", "run", "datasets"]
+
+
+def load_study(study):
+    """Load and validate a study file (or a built-in study by name); see ``sweeplab.spec``."""
+    from sweeplab.spec.expand import load_study as _load_study
+
+    return _load_study(study)
+
+
+def run(study, run_dir=None, *, fresh: bool = False, report: bool = False):
+    """Train every unfinished trial of ``study`` (a Study, a path or a built-in name)."""
+    from sweeplab.engine.run import run_study
+
+    if not hasattr(study, "trials"):
+        study = load_study(study)
+    summary = run_study(study, run_dir, fresh=fresh)
+    if report:
+        from sweeplab.report import write_report
+
+        write_report(summary.run_dir)
+    return summary
+
+
+def load(run_dir):
+    """Open a run directory: DataFrames (``.trials``, ``.epochs``), tables and plots."""
+    from sweeplab.analysis import attach
+    from sweeplab.store import load as _load
+
+    return attach(_load(run_dir))
+
+
+def __getattr__(name):
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("sweeplab.datasets")
+    raise AttributeError(f"module 'sweeplab' has no attribute {name!r}")
