@@ -168,22 +168,32 @@ def summary(study: str = typer.Argument(..., help="study file or built-in study 
     console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
 
 
+def _short_names(paths: list[str]) -> list[str]:
+    """The shortest unique dotted suffix of each axis path (model.mlp.hidden -> hidden)."""
+    for k in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        names = [".".join(p.split(".")[-k:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)
+
+
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     import math
 
     df = run.summary(metrics=metrics, sort_by=sort)
     if top:
         df = df.head(top)
-    t = Table(title=f"{run.study.get('name', '') if run.study else ''}: mean ± std over seeds")
+    t = Table(title=f"{run.study.get('name', '') if run.study else ''}: mean ± std over seeds"
+              + (" (test metrics)" if any(m.startswith("test_") for m in df.columns) else ""))
     axes = list(run.axes)
     means = [c for c in df.columns if c.endswith("_mean")]
-    for c in axes + ["n"] + [m[:-5] for m in means] + ["s/epoch"]:
-        t.add_column(c, justify="left" if c in axes else "right")
+    for c in _short_names(axes) + ["n"] + [m[:-5].removeprefix("test_") for m in means] + ["s/epoch"]:
+        t.add_column(c, justify="right")
     for _, row in df.iterrows():
         cells = [str(row[a]) for a in axes] + [str(int(row["n"]))]
         for m in means:
             mean, std = row[m], row[m[:-5] + "_std"]
-            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f} ± {std:.4f}"))
+            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f}±{std:.4f}"))
         spe = row.get("seconds_per_epoch", math.nan)
         cells.append("—" if spe != spe else f"{spe:.3f}")
         t.add_row(*cells)

@@ -41,6 +41,9 @@ def split_by_memory(groups: list[Group], study_seed: int, budget_bytes: int | No
         spec = trial_spec(cfg)
         prepared = _prepared(json.dumps(cfg["data"], sort_keys=True), data_seed(cfg, study_seed))
         model = build_model(spec.model, spec.train, prepared.heads, prepared.input_shape)
+        has_val = prepared.val is not None or bool(spec.train.cross_validation)
+        for t in g.trials:
+            check_monitor(trial_spec(t.config).train.early_stopping, model, has_val)
         n = prepared.train.x.shape[0]
         bs = n if spec.train.batch_size == "full" else int(spec.train.batch_size)
         acts = sum(_size(node.out_shape) for node in model.nodes())
@@ -51,6 +54,25 @@ def split_by_memory(groups: list[Group], study_seed: int, budget_bytes: int | No
         for i in range(0, len(g.trials), limit):
             out.append(Group(f"{g.key}-{i // limit}", g.trials[i:i + limit]))
     return out
+
+
+def recorded_metrics(model, has_val: bool) -> list[str]:
+    """The epoch metric names a trial of ``model`` records (Keras History names)."""
+    names = ["loss"] + ([] if model.single else [f"{h.name}_loss" for h in model.heads])
+    names += [model.metric_name(h, m) for h in model.heads for m in h.metrics]
+    return names + ([f"val_{n}" for n in names] if has_val else [])
+
+
+def check_monitor(es, model, has_val: bool) -> None:
+    """Reject an early-stopping monitor that no epoch records (it would never stop a trial)."""
+    if es is None:
+        return
+    names = recorded_metrics(model, has_val)
+    if es.monitor not in names:
+        why = "" if has_val or not es.monitor.startswith("val_") else \
+            " (there is no validation data: set data.validation_split or train.cross_validation)"
+        raise ValueError(f"field 'train.early_stopping.monitor': {es.monitor!r} is not recorded{why}; "
+                         f"recorded: {', '.join(names)}")
 
 
 def _size(shape) -> int:

@@ -267,6 +267,16 @@ class ReportSpec(BaseModel):
     metrics: tuple[str, ...] | None = Field(None, description="metrics in the tables (default: all recorded)")
     top_n: int = Field(20, ge=1, description="rows of the configuration and comparison tables")
 
+    @field_validator("analyses")
+    @classmethod
+    def _analyses(cls, v):
+        from sweeplab.report import ANALYSES  # light: heavy report modules load only when writing
+
+        for i, name in enumerate(v or ()):
+            if name not in ANALYSES:
+                raise ValueError(f"analyses[{i}]: unknown analysis {name!r}; accepted: {', '.join(ANALYSES)}")
+        return v
+
 
 class StudySpec(BaseModel):
     """A whole study file (before sweep expansion)."""
