@@ -193,7 +193,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
         cells = [str(row[a]) for a in axes] + [str(int(row["n"]))]
         for m in means:
             mean, std = row[m], row[m[:-5] + "_std"]
-            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f}±{std:.4f}"))
+            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f} ± {std:.4f}"))
         spe = row.get("seconds_per_epoch", math.nan)
         cells.append("—" if spe != spe else f"{spe:.3f}")
         t.add_row(*cells)
