@@ -1,0 +1,99 @@
+"""Every layer: forward pass and gradients (w.r.t. input and parameters) against finite differences."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sweeplab.models.layers import LAYERS, bn_init_state
+
+CASES = [
+    ({"type": "dense", "units": 3, "activation": "tanh"}, (4,)),
+    ({"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": "same"}, (5, 5, 2)),
+    ({"type": "conv2d", "filters": 2, "kernel_size": 2, "strides": 2}, (6, 6, 1)),
+    ({"type": "max_pooling2d", "pool_size": 2}, (4, 4, 2)),
+    ({"type": "max_pooling2d", "pool_size": 3, "strides": 2, "padding": "same"}, (5, 5, 1)),
+    ({"type": "average_pooling2d", "pool_size": 2, "padding": "same"}, (5, 5, 2)),
+    ({"type": "flatten"}, (3, 2, 2)),
+    ({"type": "dropout", "rate": 0.3}, (6,)),
+    ({"type": "batch_normalization"}, (3,)),
+]
+
+
+def _fd_check(f, x, eps=1e-6, tol=1e-6):
+    """Central finite differences of scalar f at x (float64) against jax.grad."""
+    g = np.asarray(jax.grad(f)(x))
+    flat = np.asarray(x).ravel()
+    num = np.zeros_like(flat)
+    for i in range(flat.size):
+        e = np.zeros_like(flat)
+        e[i] = eps
+        num[i] = (f(jnp.asarray((flat + e).reshape(x.shape))) - f(jnp.asarray((flat - e).reshape(x.shape)))) / (2 * eps)
+    np.testing.assert_allclose(g.ravel(), num, rtol=tol, atol=tol)
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.mark.parametrize("cfg,in_shape", CASES, ids=[c[0]["type"] + str(i) for i, c in enumerate(CASES)])
+def test_layer_gradients_match_finite_differences(cfg, in_shape):
+    cfg = LAYERS.validate(cfg)
+    kind = LAYERS.get(cfg["type"]).obj
+    key = jax.random.PRNGKey(1)
+    params = kind.init(cfg, key, in_shape) if kind.init else {}
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
+    # distinct values avoid max-pool ties, where the derivative is not defined
+    x = jnp.asarray(np.random.default_rng(0).permutation(np.prod((2, *in_shape))).reshape((2, *in_shape)) / 7.0 - 1.0)
+    out_shape = kind.out_shape(cfg, in_shape)
+    w = jnp.asarray(np.random.default_rng(1).normal(size=(2, *out_shape)))
+
+    def apply(p, xx):
+        extra = {}
+        if cfg["type"] == "dropout":
+            extra = {"rate": cfg["rate"], "key": jax.random.PRNGKey(3), "train": True}
+        if kind.has_state:
+            y, _ = kind.apply(cfg, p, xx, state=bn_init_state(in_shape), train=True)
+        else:
+            y = kind.apply(cfg, p, xx, **extra)
+        act = cfg.get("activation", "linear")
+        if act == "tanh":
+            y = jnp.tanh(y)
+        assert y.shape == (2, *out_shape)
+        return jnp.sum(y * w)  # a weighted sum exercises every output
+
+    _fd_check(lambda xx: apply(params, xx), x)
+    for layer_name, leaf in params.items():
+        def f(v, name=layer_name):
+            return apply({**params, name: v}, x)
+
+        _fd_check(f, leaf)
+
+
+def test_dropout_is_identity_at_inference_and_scales_kept_units_in_training():
+    cfg = LAYERS.validate({"type": "dropout", "rate": 0.25})
+    kind = LAYERS.get("dropout").obj
+    x = jnp.ones((1000, 8))
+    assert jnp.array_equal(kind.apply(cfg, {}, x, rate=0.25, key=jax.random.PRNGKey(0), train=False), x)
+    y = np.asarray(kind.apply(cfg, {}, x, rate=0.25, key=jax.random.PRNGKey(0), train=True))
+    assert set(np.unique(y).round(6)) == {0.0, round(1 / 0.75, 6)}
+    assert abs((y == 0).mean() - 0.25) < 0.02
+
+
+def test_batch_normalization_updates_moving_statistics_like_keras():
+    cfg = LAYERS.validate({"type": "batch_normalization"})
+    kind = LAYERS.get("batch_normalization").obj
+    x = jnp.asarray(np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)))
+    p = kind.init(cfg, None, (4,))
+    y, st = kind.apply(cfg, p, x, state=bn_init_state((4,)), train=True)
+    np.testing.assert_allclose(np.asarray(y).mean(0), 0, atol=1e-5)
+    # Keras: moving = momentum * moving + (1 - momentum) * batch statistic
+    np.testing.assert_allclose(st["moving_mean"], 0.01 * np.asarray(x).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(st["moving_variance"], 0.99 + 0.01 * np.asarray(x).var(0), rtol=1e-5)
+    y_inf, st2 = kind.apply(cfg, p, x, state=st, train=False)
+    assert st2 is st
+    np.testing.assert_allclose(y_inf, (x - st["moving_mean"]) / np.sqrt(st["moving_variance"] + 1e-3), rtol=1e-5)
