@@ -1,7 +1,7 @@
 """The compiled programs of one group: init, one training epoch, evaluation.
 
-One epoch of one group is one call: every trial shuffles its own training
-indices with its own key, all batches run in one ``lax.scan``, and the
+One epoch of one group is one call: every trial gets its own shuffled row
+order (made on the host), all batches run in one ``lax.scan``, and the
 training metrics (loss sums, confusion matrices, regression sums, gradient
 norms) accumulate inside. Trials are vmapped; the data is shared on the
 device and gathered per batch, so many trials cost little extra memory.
@@ -61,8 +61,9 @@ class GroupProgram:
         self.init = jax.jit(jax.vmap(self._init_one))
         self.epoch = jax.jit(jax.vmap(self._epoch_one, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None)),
                              donate_argnums=(0, 1, 2))
-        self.evaluate = jax.jit(jax.vmap(self._eval_one, in_axes=(0, 0, 0, None, None)))
-        self.predict = jax.jit(jax.vmap(partial(self._eval_one, with_outputs=True), in_axes=(0, 0, 0, None, None)))
+        self.evaluate = jax.jit(jax.vmap(self._eval_one, in_axes=(0, 0, None, None)))
+        self.evaluate_idx = jax.jit(jax.vmap(self._eval_idx_one, in_axes=(0, 0, 0, None, None)))
+        self.predict = jax.jit(jax.vmap(partial(self._eval_one, with_outputs=True), in_axes=(0, 0, None, None)))
 
     # ---------------------------------------------------------------- pieces
     def _x(self, x):
@@ -80,7 +81,7 @@ class GroupProgram:
         opt_state = set_hyperparams(opt_state, hp["opt"])
         return params, state, opt_state
 
-    def _head_stats(self, head, z, y, mask):
+    def _head_stats(self, head, z, y, mask, with_cm=True):
         """Per-head loss sum and metric sums for a (masked) batch."""
         loss_fn = LOSSES.get(head.loss).obj
         per_ex = loss_fn(z, _head_target(head, y), head.activation)
@@ -92,55 +93,75 @@ class GroupProgram:
             err = (pred - y.astype(jnp.float32)) * (mask if pred.ndim == 1 else mask[:, None])
             stats["abs"] = jnp.sum(jnp.abs(err))
             stats["sq"] = jnp.sum(err * err)
-        else:
+        elif with_cm:
             n_classes = head.n_classes or 2
             pred = predict_classes(z, head.activation, n_classes)
             stats["cm"] = confusion_matrix(y.astype(jnp.int32), pred, n_classes, mask)
         return per_ex, stats
 
-    def _loss(self, params, state, x, ys, mask, rates, key, train):
+    def _loss(self, params, state, x, ys, mask, rates, key, train, with_cm=True):
         outs, new_state = self.model.apply(params, state, x, rates=rates, key=key, train=train)
         n = jnp.maximum(jnp.sum(mask), 1.0)
         total, stats = 0.0, {}
         for head in self.model.heads:
-            per_ex, st = self._head_stats(head, outs[head.name], ys[head.name], mask)
+            per_ex, st = self._head_stats(head, outs[head.name], ys[head.name], mask, with_cm)
             total = total + head.loss_weight * jnp.sum(per_ex * mask) / n
             stats[head.name] = st
         return total, (new_state, stats, outs)
 
     # ---------------------------------------------------------------- training
-    def _epoch_one(self, params, state, opt_state, key, active, rates, idx, X, Y):
-        bs, steps = self.spec.batch_size, self.steps
-        n = idx.shape[0]
-        key, k_perm, k_steps = jax.random.split(key, 3)
-        order = idx[jax.random.permutation(k_perm, n)] if self.spec.shuffle else idx
-        pad = steps * bs - n
-        order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(steps, bs)
-        mask = jnp.concatenate([jnp.ones((n,), jnp.float32), jnp.zeros((pad,), jnp.float32)]).reshape(steps, bs)
-        step_keys = jax.random.split(k_steps, steps)
+    def _epoch_one(self, params, state, opt_state, key, active, rates, order, X, Y):
+        """One epoch of one trial over its (host-shuffled, zero-padded) row order.
+
+        Shuffling on the host (NumPy, per-trial generator) is far cheaper than
+        ``jax.random.permutation`` on the CPU and identical under vmap. The
+        confusion matrices are built once after the scan from the per-step
+        predictions, and trials that are no longer active (stopped early or
+        diverged before this epoch) keep their weights by one select at the end.
+        """
+        bs, steps, n = self.spec.batch_size, self.steps, self.spec.n_train
+        order = order.reshape(steps, bs)
+        mask = (jnp.arange(steps * bs) < n).astype(jnp.float32).reshape(steps, bs)
+        if self.model.dropout_rates():
+            key, k_steps = jax.random.split(key)
+            step_keys = jax.random.split(k_steps, steps)
+        else:
+            step_keys = jnp.zeros((steps,), jnp.uint32)  # no randomness inside the model
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+        cls_heads = [h for h in self.model.heads if h.kind != "regression"]
+        start = (params, state, opt_state)
 
         def step(carry, inp):
             params, state, opt_state, ok, acc = carry
             b_idx, b_mask, b_key = inp
+            # A per-step gather measured faster on CPU than gathering the epoch at once.
             xb = self._x(X[b_idx])
             yb = {h: Y[h][b_idx] for h in Y}
-            (loss, (new_state, stats, _)), grads = grad_fn(params, state, xb, yb, b_mask, rates, b_key, True)
-            updates, new_opt = self.opt.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            finite = jnp.isfinite(loss)
-            go = active & ok & finite
-            sel = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(go, a, b), new, old)
-            params, state, opt_state = sel(new_params, params), sel(new_state, state), sel(new_opt, opt_state)
+            k = b_key if self.model.dropout_rates() else None
+            (loss, (state, stats, outs)), grads = grad_fn(params, state, xb, yb, b_mask, rates, k, True, False)
+            updates, opt_state = self.opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            preds = {h.name: predict_classes(jax.lax.stop_gradient(outs[h.name]), h.activation, h.n_classes or 2)
+                     for h in cls_heads}
             acc = jax.tree_util.tree_map(jnp.add, acc, self._acc_terms(stats, grads))
-            return (params, state, opt_state, ok & finite, acc), None
+            return (params, state, opt_state, ok & jnp.isfinite(loss), acc), preds
 
         acc0 = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(
             lambda: self._acc_terms(*self._shapes_for_acc(params, state, X, Y, rates))))
         carry = (params, state, opt_state, jnp.array(True), acc0)
-        (params, state, opt_state, ok, acc), _ = jax.lax.scan(step, carry, (order, mask, step_keys))
+        (params, state, opt_state, ok, acc), preds = jax.lax.scan(step, carry,
+                                                                  (order, mask, step_keys))
         acc = dict(acc)
+        stats = dict(acc["stats"])
+        flat_order, flat_mask = order.reshape(-1), mask.reshape(-1)
+        for h in cls_heads:
+            y = Y[h.name][flat_order].astype(jnp.int32)
+            cm = confusion_matrix(y, preds[h.name].reshape(-1), h.n_classes or 2, flat_mask)
+            stats[h.name] = {**stats[h.name], "cm": cm}
+        acc["stats"] = stats
         acc["finite"] = ok
+        params, state, opt_state = jax.tree_util.tree_map(
+            lambda new, old: jnp.where(active, new, old), (params, state, opt_state), start)
         return params, state, opt_state, key, acc
 
     def _shapes_for_acc(self, params, state, X, Y, rates):
@@ -148,7 +169,7 @@ class GroupProgram:
         yb = {h: Y[h][: 2] for h in Y}
         mask = jnp.ones((2,), jnp.float32)
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-        (_, (_, stats, _)), grads = grad_fn(params, state, xb, yb, mask, rates, jax.random.PRNGKey(0), True)
+        (_, (_, stats, _)), grads = grad_fn(params, state, xb, yb, mask, rates, jax.random.PRNGKey(0), True, False)
         return stats, grads
 
     def _acc_terms(self, stats, grads):
@@ -159,31 +180,56 @@ class GroupProgram:
         return terms
 
     # ---------------------------------------------------------------- evaluation
-    def _eval_one(self, params, state, idx, X, Y, with_outputs=False):
-        bs = min(self.spec.eval_batch_size, max(int(idx.shape[0]), 1))
-        n = idx.shape[0]
+    def _eval_batches(self, params, state, n, batch, with_outputs):
+        """Scan over ``n`` rows in batches of ``batch(i) -> (x, ys, mask)``; sums and outputs."""
+        bs = min(self.spec.eval_batch_size, n)
         steps = ceil(n / bs)
-        pad = steps * bs - n
-        order = jnp.concatenate([idx, jnp.zeros((pad,), idx.dtype)]).reshape(steps, bs)
-        mask = jnp.concatenate([jnp.ones((n,), jnp.float32), jnp.zeros((pad,), jnp.float32)]).reshape(steps, bs)
 
-        def step(acc, inp):
-            b_idx, b_mask = inp
-            xb = self._x(X[b_idx])
-            yb = {h: Y[h][b_idx] for h in Y}
-            _, (_, stats, outs) = self._loss(params, state, xb, yb, b_mask, {}, jax.random.PRNGKey(0), False)
+        def step(acc, i):
+            xb, yb, b_mask = batch(i, bs)
+            _, (_, stats, outs) = self._loss(params, state, self._x(xb), yb, b_mask, {}, None, False)
             acc = jax.tree_util.tree_map(jnp.add, acc, stats)
-            proba = self.model.predict_proba(outs) if with_outputs else None
-            return acc, proba
+            return acc, (self.model.predict_proba(outs) if with_outputs else None)
 
-        shapes = jax.eval_shape(lambda: self._loss(params, state, self._x(X[:2]), {h: Y[h][:2] for h in Y},
-                                                   jnp.ones((2,)), {}, jax.random.PRNGKey(0), False)[1][1])
+        def first_stats():
+            xb, yb, b_mask = batch(0, bs)
+            return self._loss(params, state, self._x(xb), yb, b_mask, {}, None, False)[1][1]
+
+        shapes = jax.eval_shape(first_stats)
         acc0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        acc, proba = jax.lax.scan(step, acc0, (order, mask))
+        acc, outs = jax.lax.scan(step, acc0, jnp.arange(steps))
         if with_outputs:
-            proba = {h: p.reshape((steps * bs,) + p.shape[2:])[:n] for h, p in proba.items()}
-            return acc, proba
-        return acc, None
+            # The last batch is shifted back to end at row n (see _eval_one); keep its new rows only.
+            last_new = n - (steps - 1) * bs
+            outs = {h: jnp.concatenate([o[:-1].reshape((-1,) + o.shape[2:]), o[-1][bs - last_new:]])
+                    for h, o in outs.items()}
+        return acc, outs
+
+    def _eval_one(self, params, state, X, Y, with_outputs=False):
+        """Evaluate on a whole split stored contiguously (validation, test): slices, no gather."""
+        n = X.shape[0]
+
+        def batch(i, bs):
+            # The last batch is shifted back to end at row n; rows seen before are masked out.
+            start = jnp.minimum(i * bs, n - bs)
+            rows = start + jnp.arange(bs)
+            mask = (rows >= i * bs).astype(jnp.float32)
+            take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, bs)
+            return take(X), {h: take(Y[h]) for h in Y}, mask
+
+        return self._eval_batches(params, state, n, batch, with_outputs)
+
+    def _eval_idx_one(self, params, state, idx, X, Y):
+        """Evaluate on rows ``idx`` of X (cross-validation folds)."""
+        n = idx.shape[0]
+
+        def batch(i, bs):
+            start = jnp.minimum(i * bs, n - bs)
+            rows = start + jnp.arange(bs)
+            b_idx = jax.lax.dynamic_slice_in_dim(idx, start, bs)
+            return X[b_idx], {h: Y[h][b_idx] for h in Y}, (rows >= i * bs).astype(jnp.float32)
+
+        return self._eval_batches(params, state, n, batch, False)
 
 
 def host(tree):

@@ -203,28 +203,42 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     model = models[0]
     train = first.train
 
-    # Pool = train (+ validation); per-trial index arrays select each trial's rows.
-    xs = [prepared.train.x] + ([prepared.val.x] if prepared.val is not None else [])
-    pool_x = np.concatenate(xs) if len(xs) > 1 else xs[0]
-    pool_y = {h: np.concatenate([prepared.train.y[h]] + ([prepared.val.y[h]] if prepared.val is not None else []))
-              for h in heads}
+    # Training rows: the train split, or for cross-validation each fold's rows of it.
+    # Validation: the validation split (contiguous), or each fold's held-out rows.
     n_tr0 = prepared.train.x.shape[0]
-    n_va0 = 0 if prepared.val is None else prepared.val.x.shape[0]
     if train.cross_validation:
         folds = _folds(prepared, train.cross_validation, dseed)
         tr_idx = np.stack([folds[t.fold][0] for t in trials])
         va_idx = np.stack([folds[t.fold][1] for t in trials])
+        n_va = va_idx.shape[1]
     else:
         tr_idx = np.broadcast_to(np.arange(n_tr0), (len(trials), n_tr0))
-        va_idx = np.broadcast_to(n_tr0 + np.arange(n_va0), (len(trials), n_va0))
-    n_tr, n_va = tr_idx.shape[1], va_idx.shape[1]
+        va_idx = None
+        n_va = 0 if prepared.val is None else prepared.val.x.shape[0]
+    n_tr = tr_idx.shape[1]
     bs = n_tr if train.batch_size == "full" else min(int(train.batch_size), n_tr)
 
     spec = ProgramSpec(bs, n_tr, train.shuffle, train.gradient_norms, train.eval_batch_size,
                        tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config))
     program = program_for(model, spec)
-    X, Y = jnp.asarray(pool_x), {h: jnp.asarray(v) for h, v in pool_y.items()}
-    tr_idx_d, va_idx_d = jnp.asarray(tr_idx, jnp.int32), jnp.asarray(va_idx, jnp.int32)
+    X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
+    if va_idx is not None:
+        va_idx_d = jnp.asarray(va_idx, jnp.int32)
+        validate = lambda p, s: program.evaluate_idx(p, s, va_idx_d, X, Y)[0]
+    elif n_va:
+        Xv, Yv = jnp.asarray(prepared.val.x), {h: jnp.asarray(v) for h, v in prepared.val.y.items()}
+        validate = lambda p, s: program.evaluate(p, s, Xv, Yv)[0]
+    else:
+        validate = None
+    shufflers = [np.random.default_rng([t.seed, t.fold or 0, 0x5EED]) for t in trials]
+    padded = program.steps * bs
+
+    def epoch_order() -> jax.Array:
+        """Each trial's row order for one epoch, padded to whole batches (padding is masked)."""
+        out = np.zeros((len(trials), padded), np.int32)
+        for i, rng in enumerate(shufflers):
+            out[i, :n_tr] = tr_idx[i][rng.permutation(n_tr)] if train.shuffle else tr_idx[i]
+        return jnp.asarray(out)
 
     hps = [resolve_hp(t.config, m) for t, m in zip(trials, models)]
     hp = _stack(hps)
@@ -246,8 +260,8 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
         t0 = time.perf_counter()
         active = jnp.asarray([s.active for s in states])
         params, state, opt_state, keys, acc = program.epoch(
-            params, state, opt_state, keys, active, hp["rates"], tr_idx_d, X, Y)
-        val = program.evaluate(params, state, va_idx_d, X, Y)[0] if n_va else None
+            params, state, opt_state, keys, active, hp["rates"], epoch_order(), X, Y)
+        val = validate(params, state) if validate is not None else None
         acc, val = host((acc, val))
         epoch_seconds.append(time.perf_counter() - t0)
         improved = np.zeros(len(trials), bool)
@@ -312,8 +326,7 @@ def _finish(program, model, prepared, trials, states, params, state, epoch_secon
     if n_te:
         Xt = jnp.asarray(prepared.test.x)
         Yt = {h: jnp.asarray(v) for h, v in prepared.test.y.items()}
-        idx = jnp.arange(n_te, dtype=jnp.int32)
-        test_stats, proba = program.predict(params, state, jnp.broadcast_to(idx, (len(trials), n_te)), Xt, Yt)
+        test_stats, proba = program.predict(params, state, Xt, Yt)
         test_stats, proba = host((test_stats, proba))
     params_h, state_h = host((params, state))
     first = epoch_seconds[0] if epoch_seconds else 0.0

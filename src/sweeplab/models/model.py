@@ -99,8 +99,9 @@ class Model:
             kind = LAYERS.get(node.kind).obj
             p = params.get(node.name, {})
             if node.kind == "dropout":
-                key, sub = jax.random.split(key)
-                x = kind.apply(node.cfg, p, x, rate=rates.get(node.name, node.cfg["rate"]), key=sub, train=train)
+                if train:
+                    key, sub = jax.random.split(key)
+                    x = kind.apply(node.cfg, p, x, rate=rates.get(node.name, node.cfg["rate"]), key=sub, train=True)
             elif kind.has_state:
                 x, new_state[node.name] = kind.apply(node.cfg, p, x, state=state[node.name], train=train)
             else:
@@ -113,7 +114,8 @@ class Model:
     def apply(self, params, state, x, *, rates=None, key=None, train=False):
         """Forward pass. Returns ``({head: pre-activation output}, new_state)``."""
         rates = rates or {}
-        key = jax.random.PRNGKey(0) if key is None else key
+        if train and key is None and self.dropout_rates():
+            raise ValueError("Model.apply(train=True) with dropout layers needs a key")
         new_state = dict(state)
         h, key = self._run(self.trunk, params, state, new_state, x, rates, key, train)
         outs = {}
