@@ -193,3 +193,16 @@ def test_keras_parameter_count_of_seed001_five_layer_net():
     model = build_model(spec, TrainSpec(), heads, (28, 28, 1))
     assert model.n_params == 28_618
     assert [n.n_params for n in model.nodes()] == [0, 25120, 1056, 1056, 1056, 330]
+
+
+def test_sweep_path_can_index_a_layer_list():
+    text = DIGITS.format(repeats=1, dropout=0.0, optimizer="adam", batch_size=32, epochs=1, extra="",
+                         sweep='"model.layers.1.activation" = ["relu", "tanh"]')
+    text = text.replace('mlp = { hidden = [16], activation = "tanh", dropout = 0.0 }',
+                        'layers = [{ type = "flatten" }, { type = "dense", units = 8 }, '
+                        '{ type = "dense", units = 10, activation = "softmax" }]')
+    study = study_from_text(text)
+    acts = [t.config["model"]["layers"][1]["activation"] for t in study.trials]
+    assert acts == ["relu", "tanh"]
+    with pytest.raises(Exception, match="model.layers.7"):
+        study_from_text(text.replace("model.layers.1.activation", "model.layers.7.activation"))

@@ -26,6 +26,13 @@ def _usage(msg: str) -> None:
     raise typer.Exit(2)
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input or missing data (one message, exit 2), not a bug."""
+    from sweeplab.data.download import DownloadError
+
+    return (ValueError, DownloadError)
+
+
 def _load(study: str):
     from sweeplab.spec.errors import StudyError
     from sweeplab.spec.expand import load_study
@@ -102,7 +109,10 @@ def run(
             done = set() if fresh else store.finished_ids()
     except StoreError as e:
         _usage(str(e))
-    groups = plan(s, done, max_group_size=max_group_size)
+    try:
+        groups = plan(s, done, max_group_size=max_group_size)
+    except _user_errors() as e:
+        _usage(f"{s.source}: {e}")
     n_todo = sum(len(g.trials) for g in groups)
     console.print(f"[bold]{s.name}[/]: {len(s.trials)} trials, {n_todo} to train in {len(groups)} compiled "
                   f"group(s) -> {run_dir}", highlight=False)
@@ -111,7 +121,7 @@ def run(
             summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size)
     except StoreError as e:
         _usage(str(e))
-    except ValueError as e:  # data or model mismatch found while building (one line)
+    except _user_errors() as e:  # data missing, or a model that does not fit the data
         _usage(f"{s.source}: {e}")
     console.print(f"trained {summary.n_trained}, skipped {summary.n_skipped} finished, "
                   f"{summary.seconds:.1f} s", highlight=False)
@@ -138,7 +148,7 @@ def check(study: str = typer.Argument(..., help="study file or built-in study na
     s = _load(study)
     try:
         groups = plan(s)
-    except ValueError as e:
+    except _user_errors() as e:
         _usage(f"{s.source}: {e}")
     n_configs = len({t.config_id for t in s.trials})
     console.print(f"{s.source}: ok — study {s.name!r}: {n_configs} configuration(s) x "
@@ -157,7 +167,7 @@ def summary(study: str = typer.Argument(..., help="study file or built-in study 
     s = _load(study)
     try:
         rows, total = summary_table(s.trials[0].config, s.spec.study.seed)
-    except ValueError as e:
+    except _user_errors() as e:
         _usage(f"{s.source}: {e}")
     t = Table(title=f'Model: "{s.name}"')
     for col in ("Layer (type)", "Output Shape", "Param #"):
@@ -166,6 +176,27 @@ def summary(study: str = typer.Argument(..., help="study file or built-in study 
         t.add_row(f"{name} ({kind})", shape, f"{n:,}")
     console.print(t)
     console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
+
+
+def _cell(value, width: int = 48) -> str:
+    """A swept value for a table cell; a layer list reads ``conv2d(32,relu) > max_pooling2d > ...``."""
+    import json
+
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) and "type" in v for v in value):
+        def one(layer):
+            args = [str(layer[k]) for k in ("units", "filters", "rate") if k in layer]
+            if layer.get("activation") not in (None, "linear"):
+                args.append(layer["activation"])
+            return layer["type"] + (f"({','.join(args)})" if args else "")
+
+        value = " > ".join(one(v) for v in value)
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short_names(paths: list[str]) -> list[str]:
@@ -190,7 +221,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     for c in _short_names(axes) + ["n"] + [m[:-5].removeprefix("test_") for m in means] + ["s/epoch"]:
         t.add_column(c, justify="right")
     for _, row in df.iterrows():
-        cells = [str(row[a]) for a in axes] + [str(int(row["n"]))]
+        cells = [_cell(row[a]) for a in axes] + [str(int(row["n"]))]
         for m in means:
             mean, std = row[m], row[m[:-5] + "_std"]
             cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f} ± {std:.4f}"))

@@ -152,16 +152,31 @@ def _check_path(source, key):
 
 
 def deep_set(raw: dict, path: str, value: Any) -> None:
+    """Set ``value`` at a dotted path; an integer part indexes a list (``model.layers.0.activation``).
+
+    Raises:
+        KeyError: a part of the path is not a table (or not a valid list index).
+    """
     parts = path.split(".")
-    node = raw
-    for part in parts[:-1]:
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(path)
+            if last:
+                node[int(part)] = value
+                return
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
             raise KeyError(path)
-        node = nxt
-    node[parts[-1]] = value
+        if last:
+            node[part] = value
+            return
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
 
 
 def _hash(obj: Any, n: int = 16) -> str:
@@ -177,7 +192,7 @@ def expand(spec: StudySpec, raw: dict, combos: list[dict], source: str) -> list[
             try:
                 deep_set(cfg_raw, path, copy.deepcopy(value))
             except KeyError:
-                raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table")
+                raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table (or the list index is out of range)")
         ctx = f" [sweep: {', '.join(f'{k} = {v!r}' for k, v in overrides.items())}]" if overrides else ""
         try:
             trial_spec = TrialSpec.model_validate(cfg_raw)
