@@ -103,7 +103,7 @@ def test_builtin_study_plans(name, tmp_path, monkeypatch):
         # data folder so that no cache file is written into the user's data folder.
         monkeypatch.setenv("SWEEPLAB_DATA", str(tmp_path))
         raw = Path(study.source).read_text(encoding="utf-8")
-        raw = raw.replace('task = "multihead"', 'task = "multihead"\nparams = { n_images = 200 }', 1)
+        raw = raw.replace('dataset = "clocks"', 'dataset = "clocks"\nparams = { n_images = 200 }', 1)
         assert "n_images = 200" in raw
         study = study_from_text(raw, study.source)
     groups = plan(study)

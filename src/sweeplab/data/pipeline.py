@@ -107,16 +107,17 @@ def _targets(spec: DataSpec, ds: Dataset, y: np.ndarray) -> dict[str, np.ndarray
     t = spec.task_type()
     clocks = ds.name == "clocks"
     lab = _primary(y)
+    scale = spec.task.target_scale  # regression targets only, e.g. minutes / 60
     if t == "multihead":
-        return {"hour": y[:, 0].astype(np.int32), "minute": y[:, 1].astype(np.float32)}
+        return {"hour": y[:, 0].astype(np.int32), "minute": (y[:, 1] * scale).astype(np.float32)}
     if t == "multiclass":
         return {"output": lab.astype(np.int32)}
     if t == "binary":
         pos = spec.task.positive if spec.task.positive is not None else [1]
         return {"output": np.isin(lab, pos).astype(np.float32)}
     if clocks:  # regression: time in hours
-        return {"output": (y[:, 0] + y[:, 1] / 60.0).astype(np.float32)}
-    return {"output": lab.astype(np.float32)}
+        return {"output": ((y[:, 0] + y[:, 1] / 60.0) * scale).astype(np.float32)}
+    return {"output": (lab * scale).astype(np.float32)}
 
 
 def _heads(spec: DataSpec, ds: Dataset) -> dict[str, HeadInfo]:

@@ -29,6 +29,7 @@ class TaskSpec(BaseModel):
 
     type: Literal["multiclass", "binary", "regression", "multihead"] | None = None
     positive: list[int] | None = None
+    target_scale: float = Field(1.0, gt=0.0)  # multiplies regression targets (clocks minute / 60: 1/60)
 
     @field_validator("positive")
     @classmethod

@@ -62,6 +62,7 @@ FALLBACK = {
     TaskSpec: {
         "type": "multiclass, binary, regression or multihead (clocks)",
         "positive": "binary one-vs-rest: class indices that count as 1",
+        "target_scale": "multiplies regression targets (clocks minute / 60: 0.016666666666666666)",
     },
     AugmentSpec: {
         "fraction": "noisy copies appended, as a fraction of the training set",
