@@ -22,8 +22,10 @@ def load_study(study):
 
 def run(study, run_dir=None, *, fresh: bool = False, report: bool = False):
     """Train every unfinished trial of ``study`` (a Study, a path or a built-in name)."""
+    from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import run_study
 
+    enable_compilation_cache()
     if not hasattr(study, "trials"):
         study = load_study(study)
     summary = run_study(study, run_dir, fresh=fresh)
