@@ -238,29 +238,36 @@ def load_clocks(name: str = "clocks", root=None, download: bool = True, size: in
     from . import clocks
 
     path = _clocks_cache_path(root, size, n_images, rotation, noise, seed)
+    # A read-only data folder (a shared copy of the real datasets) cannot hold the
+    # generated images: fall back to the user's cache so they are rendered only once.
+    fallback = _clocks_cache_path(Path("~/.cache/sweeplab").expanduser(), size, n_images, rotation, noise, seed)
+    places = [path] if fallback == path else [path, fallback]
     x = y = None
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                x, y = z["x"], z["y"]
-            if x.shape != (int(n_images), int(size), int(size), 1) or y.shape != (int(n_images), 2):
+    for place in places:
+        if x is None and place.is_file():
+            try:
+                with np.load(place, allow_pickle=False) as z:
+                    x, y = z["x"], z["y"]
+                if x.shape != (int(n_images), int(size), int(size), 1) or y.shape != (int(n_images), 2):
+                    x = y = None
+            except Exception:  # corrupt cache: regenerate
                 x = y = None
-        except Exception:  # corrupt cache: regenerate
-            x = y = None
     if x is None:
         x, y, _ = clocks.generate(n_images, size, seed, rotation, noise)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".clocks.", suffix=".npz.part", dir=path.parent)
+        for place in places:
             try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, x=x, y=y)
-                publish(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        except OSError:
-            pass  # read-only data folder: keep the in-memory copy only
+                place.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".clocks.", suffix=".npz.part", dir=place.parent)
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        np.savez(f, x=x, y=y)
+                    publish(tmp, place)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+                break
+            except OSError:
+                continue  # not writable: try the next place, else keep the in-memory copy only
     return Dataset("clocks", x, y, None, None, class_names=[str(h) for h in range(12)],
                    label_names=("hour", "minute"), max_value=255,
                    description=f"clocks {size}x{size}, {n_images} images",
