@@ -58,7 +58,7 @@ class GroupProgram:
         self.spec = spec
         self.opt = make_optimizer(spec.optimizer, dict(spec.static_opt_params))
         self.steps = ceil(spec.n_train / spec.batch_size)
-        self.init = jax.jit(jax.vmap(self._init_one))
+        self._opt_init = jax.jit(jax.vmap(self._opt_init_one))
         self.epoch = jax.jit(jax.vmap(self._epoch_one, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None)),
                              donate_argnums=(0, 1, 2))
         self.evaluate = jax.jit(jax.vmap(self._eval_one, in_axes=(0, 0, None, None)))
@@ -75,11 +75,22 @@ class GroupProgram:
             x = x + b
         return x
 
-    def _init_one(self, key, hp):
-        params, state = self.model.init(key)
-        opt_state = self.opt.init(params)
-        opt_state = set_hyperparams(opt_state, hp["opt"])
-        return params, state, opt_state
+    def init(self, keys, hp):
+        """Parameters, model state and optimizer state of every trial, stacked.
+
+        The parameters are drawn trial by trial outside ``jit``: JAX compiles each
+        random initializer once per shape and reuses it, whereas one compiled
+        program with every layer's random draws inlined took seconds to compile for
+        deep networks. Each trial's draw depends only on its own key, as before.
+        """
+        drawn = [self.model.init(k) for k in keys]
+        stack = lambda *xs: jnp.stack(xs)
+        params = jax.tree_util.tree_map(stack, *[p for p, _ in drawn])
+        state = jax.tree_util.tree_map(stack, *[s for _, s in drawn])
+        return params, state, self._opt_init(params, hp)
+
+    def _opt_init_one(self, params, hp):
+        return set_hyperparams(self.opt.init(params), hp["opt"])
 
     def _head_stats(self, head, z, y, mask, with_cm=True):
         """Per-head loss sum and metric sums for a (masked) batch."""
