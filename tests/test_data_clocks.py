@@ -1,7 +1,6 @@
 """Clock renderer: labels recoverable from the rendered hand angles; determinism; cache."""
 
 import numpy as np
-import pytest
 
 from sweeplab.data import clocks, load_raw
 

@@ -206,3 +206,26 @@ def test_sweep_path_can_index_a_layer_list():
     assert acts == ["relu", "tanh"]
     with pytest.raises(Exception, match="model.layers.7"):
         study_from_text(text.replace("model.layers.1.activation", "model.layers.7.activation"))
+
+
+def test_initializers_are_per_trial_in_one_group():
+    study = make(epochs=1, sweep='"model.mlp.kernel_initializer" = ["zeros", "glorot_uniform"]')
+    (group,) = plan_groups(study.trials)  # one compiled program for both initializers
+    zeros, glorot = train_group(list(group.trials), study_seed=0)
+    # zero kernels give every hidden unit the same gradient: the columns stay identical
+    k = zeros.params["dense/kernel"]
+    assert np.allclose(k, k[:, :1])
+    assert not np.allclose(glorot.params["dense/kernel"], glorot.params["dense/kernel"][:, :1])
+    (alone,) = train_group([group.trials[1]], study_seed=0)
+    np.testing.assert_allclose(alone.params["dense/kernel"], glorot.params["dense/kernel"], rtol=1e-5, atol=1e-6)
+
+
+def test_validation_data_test_records_per_epoch_test_curves():
+    text = DIGITS.format(repeats=1, dropout=0.0, optimizer="adam", batch_size=32, epochs=2, extra="", sweep="")
+    study = study_from_text(text.replace("validation_split = 0.2", 'validation_data = "test"'))
+    (res,) = train_group(list(study.trials), study_seed=0)
+    # the last epoch's validation numbers are the test numbers
+    assert res.history[("val", "accuracy")][-1] == pytest.approx(res.test["accuracy"])
+    assert res.history[("val", "loss")][-1] == pytest.approx(res.test["loss"], rel=1e-5)
+    with pytest.raises(Exception, match="validation_data"):
+        study_from_text(text.replace("validation_split = 0.2", 'validation_split = 0.2\nvalidation_data = "test"'))

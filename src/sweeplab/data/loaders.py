@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .download import DEFAULT_TIMEOUT, DownloadError, RemoteFile, download_file, publish
-from .formats import FormatError, read_idx, read_svhn_mat
+from .formats import read_idx, read_svhn_mat
 from .paths import data_dir
 
 

@@ -69,6 +69,9 @@ class DataSpec(BaseModel):
     normalize: Literal["unit", "standardize", "none"] | None = None
     validation_split: float | None = Field(None, gt=0.0, lt=1.0)
     validation_size: int | None = Field(None, ge=1)
+    # Keras's ``fit(validation_data=(x_test, y_test))``, as seed 001 does: per-epoch curves
+    # on the test split. The test split then also chooses early-stopping epochs: say so in reports.
+    validation_data: Literal["test"] | None = None
     test_size: float | None = Field(None, gt=0.0, lt=1.0)
     stratify: bool = True
     seed: int | None = None
@@ -99,6 +102,10 @@ class DataSpec(BaseModel):
 
         entry = DATASETS.get(self.dataset)
         _, full = resolve_params(self.dataset, self.params)  # raises naming the field
+        if self.validation_data is not None and (self.validation_split is not None
+                                                 or self.validation_size is not None):
+            raise ValueError("data.validation_data: 'test' validates on the test split; give it without "
+                             "data.validation_split / data.validation_size")
         if self.validation_split is not None and self.validation_size is not None:
             raise ValueError("data.validation_split and data.validation_size: give at most one "
                              f"(got {self.validation_split!r} and {self.validation_size!r})")

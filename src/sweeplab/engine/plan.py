@@ -20,6 +20,7 @@ from sweeplab.store.records import TrialRecord
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
 PER_TRIAL = "<per-trial>"
+INITIALIZER_KEYS = ("kernel_initializer", "bias_initializer")
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
 
 
@@ -49,9 +50,13 @@ def structure(config: dict[str, Any]) -> dict[str, Any]:
     mlp = model.get("mlp")
     if mlp and mlp.get("dropout", 0) > 0:
         mlp["dropout"] = PER_TRIAL  # the layers exist; only their rate differs
-    for layer in model.get("layers") or []:
-        if layer.get("type") == "dropout":
-            layer["rate"] = PER_TRIAL
+    for part in [mlp or {}] + list(model.get("layers") or []):
+        if part.get("type") == "dropout":
+            part["rate"] = PER_TRIAL
+        # Parameters are drawn per trial outside the compiled programs: initializers are per trial.
+        for key in INITIALIZER_KEYS:
+            if key in part:
+                part[key] = PER_TRIAL
     return s
 
 

@@ -75,15 +75,17 @@ class GroupProgram:
             x = x + b
         return x
 
-    def init(self, keys, hp):
+    def init(self, keys, hp, models=None):
         """Parameters, model state and optimizer state of every trial, stacked.
 
         The parameters are drawn trial by trial outside ``jit``: JAX compiles each
         random initializer once per shape and reuses it, whereas one compiled
         program with every layer's random draws inlined took seconds to compile for
-        deep networks. Each trial's draw depends only on its own key, as before.
+        deep networks. Each trial's draw depends only on its own key, and each
+        trial may have its own initializers (``models``: one per trial, same structure).
         """
-        drawn = [self.model.init(k) for k in keys]
+        models = models or [self.model] * len(keys)
+        drawn = [m.init(k) for m, k in zip(models, keys)]
         stack = lambda *xs: jnp.stack(xs)
         params = jax.tree_util.tree_map(stack, *[p for p, _ in drawn])
         state = jax.tree_util.tree_map(stack, *[s for _, s in drawn])

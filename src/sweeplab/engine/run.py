@@ -41,7 +41,8 @@ def split_by_memory(groups: list[Group], study_seed: int, budget_bytes: int | No
         spec = trial_spec(cfg)
         prepared = _prepared(json.dumps(cfg["data"], sort_keys=True), data_seed(cfg, study_seed))
         model = build_model(spec.model, spec.train, prepared.heads, prepared.input_shape)
-        has_val = prepared.val is not None or bool(spec.train.cross_validation)
+        has_val = (prepared.val is not None or bool(spec.train.cross_validation)
+                   or (spec.data.validation_data == "test" and prepared.test is not None))
         for t in g.trials:
             check_monitor(trial_spec(t.config).train.early_stopping, model, has_val)
         n = prepared.train.x.shape[0]

@@ -175,7 +175,11 @@ _PROGRAMS: dict[Any, GroupProgram] = {}
 def _model_key(model: Model) -> str:
     import json
 
-    nodes = [(n.name, n.kind, n.cfg, n.in_shape) for n in model.nodes()]
+    from sweeplab.engine.plan import INITIALIZER_KEYS
+
+    # Initializers are applied per trial outside the compiled programs: not part of the key.
+    nodes = [(n.name, n.kind, {k: v for k, v in n.cfg.items() if k not in INITIALIZER_KEYS}, n.in_shape)
+             for n in model.nodes()]
     heads = [(h.name, h.kind, h.n_classes, h.activation, h.loss, h.loss_weight, h.metrics) for h in model.heads]
     return json.dumps([nodes, heads, model.single], sort_keys=True, default=str)
 
@@ -225,8 +229,10 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     if va_idx is not None:
         va_idx_d = jnp.asarray(va_idx, jnp.int32)
         validate = lambda p, s: program.evaluate_idx(p, s, va_idx_d, X, Y)[0]
-    elif n_va:
-        Xv, Yv = jnp.asarray(prepared.val.x), {h: jnp.asarray(v) for h, v in prepared.val.y.items()}
+    elif n_va or (first.data.validation_data == "test" and prepared.test is not None):
+        vsplit = prepared.test if first.data.validation_data == "test" else prepared.val
+        n_va = vsplit.x.shape[0]
+        Xv, Yv = jnp.asarray(vsplit.x), {h: jnp.asarray(v) for h, v in vsplit.y.items()}
         validate = lambda p, s: program.evaluate(p, s, Xv, Yv)[0]
     else:
         validate = None
@@ -244,7 +250,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     hp = _stack(hps)
     keys = jnp.stack([jax.random.PRNGKey(t.seed) for t in trials])
     init_keys, keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
-    params, state, opt_state = program.init(init_keys, hp)
+    params, state, opt_state = program.init(init_keys, hp, models)
     states = [_TrialState(t) for t in trials]
     es = [trial_spec(t.config).train.early_stopping for t in trials]
     restore = any(e is not None and e.restore_best_weights for e in es)

@@ -14,7 +14,6 @@ from math import prod
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from sweeplab.models.layers import LAYERS, bn_init_state
 from sweeplab.vocab.activations import ACTIVATIONS

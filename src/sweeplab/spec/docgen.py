@@ -63,6 +63,7 @@ FALLBACK = {
         "type": "multiclass, binary, regression or multihead (clocks)",
         "positive": "binary one-vs-rest: class indices that count as 1",
         "target_scale": "multiplies regression targets (clocks minute / 60: 0.016666666666666666)",
+        "validation_data": "\"test\": validate on the test split each epoch (Keras validation_data=(x_test, y_test))",
     },
     AugmentSpec: {
         "fraction": "noisy copies appended, as a fraction of the training set",
