@@ -94,7 +94,7 @@ def is_cached(name: str, root=None) -> bool:
     if entry.meta.get("kind") == "download":
         return find_files(name, root) is not None
     if entry.name == "clocks":
-        return _clocks_cache_path(root, **entry.defaults()).is_file()
+        return any(p.is_file() for p in _clocks_places(root, **entry.defaults()))
     return True
 
 
@@ -231,17 +231,21 @@ def _clocks_cache_path(root, size=150, n_images=18000, rotation=30.0, noise=10.0
             f"_z{float(noise):g}_seed{int(seed)}.npz")
 
 
+def _clocks_places(root, size=150, n_images=18000, rotation=30.0, noise=10.0, seed=0) -> list[Path]:
+    """Where generated clocks are cached: the data folder, then (when that one is read-only,
+    like a shared copy of the real datasets) the user's cache, so they are rendered once."""
+    path = _clocks_cache_path(root, size, n_images, rotation, noise, seed)
+    fallback = _clocks_cache_path(Path("~/.cache/sweeplab").expanduser(), size, n_images, rotation, noise, seed)
+    return [path] if fallback == path else [path, fallback]
+
+
 def load_clocks(name: str = "clocks", root=None, download: bool = True, size: int = 150,
                 n_images: int = 18000, rotation: float = 30.0, noise: float = 10.0,
                 seed: int = 0) -> Dataset:
     """Generated once per parameter set, then read from ``<data>/clocks/*.npz`` (no pickle)."""
     from . import clocks
 
-    path = _clocks_cache_path(root, size, n_images, rotation, noise, seed)
-    # A read-only data folder (a shared copy of the real datasets) cannot hold the
-    # generated images: fall back to the user's cache so they are rendered only once.
-    fallback = _clocks_cache_path(Path("~/.cache/sweeplab").expanduser(), size, n_images, rotation, noise, seed)
-    places = [path] if fallback == path else [path, fallback]
+    places = _clocks_places(root, size, n_images, rotation, noise, seed)
     x = y = None
     for place in places:
         if x is None and place.is_file():
