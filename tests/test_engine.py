@@ -229,3 +229,14 @@ def test_validation_data_test_records_per_epoch_test_curves():
     assert res.history[("val", "loss")][-1] == pytest.approx(res.test["loss"], rel=1e-5)
     with pytest.raises(Exception, match="validation_data"):
         study_from_text(text.replace("validation_split = 0.2", 'validation_split = 0.2\nvalidation_data = "test"'))
+
+
+def test_groups_over_the_memory_budget_are_split():
+    from sweeplab.engine.run import plan
+
+    study = make(repeats=6, epochs=1)
+    (whole,) = plan(study)
+    assert len(whole.trials) == 6
+    parts = plan(study, budget_bytes=4 * 6 * 1210 * 2 + 4 * 3 * 32 * 100 * 2)  # room for about 2 trials
+    assert len(parts) >= 2 and all(len(g.trials) <= 3 for g in parts)
+    assert sorted(t.trial_id for g in parts for t in g.trials) == sorted(t.trial_id for t in whole.trials)
