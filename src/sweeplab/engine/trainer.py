@@ -46,13 +46,13 @@ class _TrialState:
 
 # ---------------------------------------------------------------------------- data
 @lru_cache(maxsize=2)
-def _prepared(data_json: str, seed: int):
+def _prepared(data_json: str, seed: int, storage: str = "uint8"):
     import json
 
     from sweeplab.data import prepare
     from sweeplab.data.spec import DataSpec
 
-    return prepare(DataSpec.model_validate(json.loads(data_json)), seed=seed, storage="uint8")
+    return prepare(DataSpec.model_validate(json.loads(data_json)), seed=seed, storage=storage)
 
 
 def trial_spec(config: dict):
@@ -222,8 +222,14 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     n_tr = tr_idx.shape[1]
     bs = n_tr if train.batch_size == "full" else min(int(train.batch_size), n_tr)
 
+    whole_split = bs == n_tr == n_tr0 and not train.cross_validation
+    if whole_split:
+        # Images stay uint8 on the device and are converted inside each step; a full batch
+        # would convert the whole split every epoch, so keep that one as float32 instead.
+        prepared = _prepared(json.dumps(trials[0].config["data"], sort_keys=True), dseed, "float32")
     spec = ProgramSpec(bs, n_tr, train.shuffle, train.gradient_norms, train.eval_batch_size,
-                       tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config))
+                       tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config),
+                       whole_split=whole_split)
     program = program_for(model, spec)
     X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
     if va_idx is not None:
