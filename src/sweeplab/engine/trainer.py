@@ -7,6 +7,7 @@ stopping per trial and reports progress. Everything per batch is compiled.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sweeplab.engine.plan import INITIALIZER_KEYS
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
 from sweeplab.models.model import Model, build_model
 from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
@@ -47,8 +49,6 @@ class _TrialState:
 # ---------------------------------------------------------------------------- data
 @lru_cache(maxsize=2)
 def _prepared(data_json: str, seed: int, storage: str = "uint8"):
-    import json
-
     from sweeplab.data import prepare
     from sweeplab.data.spec import DataSpec
 
@@ -173,10 +173,6 @@ _PROGRAMS: dict[Any, GroupProgram] = {}
 
 
 def _model_key(model: Model) -> str:
-    import json
-
-    from sweeplab.engine.plan import INITIALIZER_KEYS
-
     # Initializers are applied per trial outside the compiled programs: not part of the key.
     nodes = [(n.name, n.kind, {k: v for k, v in n.cfg.items() if k not in INITIALIZER_KEYS}, n.in_shape)
              for n in model.nodes()]
@@ -192,78 +188,110 @@ def program_for(model: Model, spec: ProgramSpec) -> GroupProgram:
     return _PROGRAMS[key]
 
 
-def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progress | None = None,
-                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
-    """Train every trial of one group together and return their results."""
-    progress = progress or Progress()
-    first = trial_spec(trials[0].config)
-    import json
+@dataclass
+class _Rows:
+    """Which rows each trial trains and validates on."""
 
-    dseed = data_seed(trials[0].config, study_seed)
-    prepared = _prepared(json.dumps(trials[0].config["data"], sort_keys=True), dseed)
-    heads = prepared.heads
-    models = [build_model(trial_spec(t.config).model, trial_spec(t.config).train, heads, prepared.input_shape)
-              for t in trials]
-    model = models[0]
-    train = first.train
+    train_idx: np.ndarray  # (trials, n_train) indices into the training split
+    val_idx: np.ndarray | None  # (trials, n_val) held-out fold rows, for cross-validation
+    n_train: int
+    batch_size: int
+    whole_split: bool  # one batch of the whole training split, in stored order
 
-    # Training rows: the train split, or for cross-validation each fold's rows of it.
-    # Validation: the validation split (contiguous), or each fold's held-out rows.
-    n_tr0 = prepared.train.x.shape[0]
+
+def _rows(trials, prepared, train, dseed: int) -> _Rows:
+    """Training rows: the train split, or each cross-validation fold's part of it."""
+    n = prepared.train.x.shape[0]
     if train.cross_validation:
         folds = _folds(prepared, train.cross_validation, dseed)
         tr_idx = np.stack([folds[t.fold][0] for t in trials])
         va_idx = np.stack([folds[t.fold][1] for t in trials])
-        n_va = va_idx.shape[1]
     else:
-        tr_idx = np.broadcast_to(np.arange(n_tr0), (len(trials), n_tr0))
-        va_idx = None
-        n_va = 0 if prepared.val is None else prepared.val.x.shape[0]
+        tr_idx, va_idx = np.broadcast_to(np.arange(n), (len(trials), n)), None
     n_tr = tr_idx.shape[1]
     bs = n_tr if train.batch_size == "full" else min(int(train.batch_size), n_tr)
+    return _Rows(tr_idx, va_idx, n_tr, bs, whole_split=bs == n_tr == n and va_idx is None)
 
-    whole_split = bs == n_tr == n_tr0 and not train.cross_validation
-    if whole_split:
+
+def _validation(program, data, rows: _Rows, prepared, X, Y):
+    """``(validate(params, state) -> sums, n_val)``, or ``(None, 0)`` without validation data."""
+    if rows.val_idx is not None:
+        idx = jnp.asarray(rows.val_idx, jnp.int32)
+        return (lambda p, s: program.evaluate_idx(p, s, idx, X, Y)[0]), rows.val_idx.shape[1]
+    split = prepared.test if data.validation_data == "test" else prepared.val
+    if split is None or split.x.shape[0] == 0:
+        return None, 0
+    Xv, Yv = jnp.asarray(split.x), {h: jnp.asarray(v) for h, v in split.y.items()}
+    return (lambda p, s: program.evaluate(p, s, Xv, Yv)[0]), split.x.shape[0]
+
+
+def _record_epoch(states, model, acc, val, n_tr, n_va, steps, es, epoch) -> np.ndarray:
+    """Append one epoch to every active trial's history; flag divergence; early stopping.
+
+    Returns which trials improved their monitored value (for restore_best_weights).
+    """
+    improved = np.zeros(len(states), bool)
+    for i, ts in enumerate(states):
+        if not ts.active:
+            continue
+        m_tr = epoch_metrics(model, _slice(acc["stats"], i), n_tr)
+        m_va = epoch_metrics(model, _slice(val, i), n_va) if val is not None else {}
+        for k, v in m_tr.items():
+            ts.history.setdefault(("train", k), []).append(v)
+        for k, v in m_va.items():
+            ts.history.setdefault(("val", k), []).append(v)
+        for layer, leaves in acc.get("grad", {}).items():
+            for name, v in leaves.items():  # summed over the steps: report the mean per step
+                ts.history.setdefault(("grad", f"{layer}/{name}"), []).append(float(v[i]) / steps)
+        if not bool(acc["finite"][i]) or not np.isfinite(m_tr["loss"]):
+            ts.status, ts.active, ts.diverged_epoch = DIVERGED, False, epoch
+            continue
+        if es[i] is not None:
+            improved[i] = _early_stop(ts, es[i], _monitor_value(es[i], m_tr, m_va), epoch)
+    return improved
+
+
+def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progress | None = None,
+                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
+    """Train every trial of one group together and return their results."""
+    progress = progress or Progress()
+    specs = [trial_spec(t.config) for t in trials]
+    data, train = specs[0].data, specs[0].train
+    dseed = data_seed(trials[0].config, study_seed)
+    data_json = json.dumps(trials[0].config["data"], sort_keys=True)
+    prepared = _prepared(data_json, dseed)
+    models = [build_model(sp.model, sp.train, prepared.heads, prepared.input_shape) for sp in specs]
+    model = models[0]
+    rows = _rows(trials, prepared, train, dseed)
+    if rows.whole_split:
         # Images stay uint8 on the device and are converted inside each step; a full batch
         # would convert the whole split every epoch, so keep that one as float32 instead.
-        prepared = _prepared(json.dumps(trials[0].config["data"], sort_keys=True), dseed, "float32")
-    spec = ProgramSpec(bs, n_tr, train.shuffle, train.gradient_norms, train.eval_batch_size,
+        prepared = _prepared(data_json, dseed, "float32")
+    spec = ProgramSpec(rows.batch_size, rows.n_train, train.shuffle, train.gradient_norms, train.eval_batch_size,
                        tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config),
-                       whole_split=whole_split)
+                       whole_split=rows.whole_split)
     program = program_for(model, spec)
     X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
-    if va_idx is not None:
-        va_idx_d = jnp.asarray(va_idx, jnp.int32)
-        validate = lambda p, s: program.evaluate_idx(p, s, va_idx_d, X, Y)[0]
-    elif n_va or (first.data.validation_data == "test" and prepared.test is not None):
-        vsplit = prepared.test if first.data.validation_data == "test" else prepared.val
-        n_va = vsplit.x.shape[0]
-        Xv, Yv = jnp.asarray(vsplit.x), {h: jnp.asarray(v) for h, v in vsplit.y.items()}
-        validate = lambda p, s: program.evaluate(p, s, Xv, Yv)[0]
-    else:
-        validate = None
+    validate, n_va = _validation(program, data, rows, prepared, X, Y)
     shufflers = [np.random.default_rng([t.seed, t.fold or 0, 0x5EED]) for t in trials]
-    padded = program.steps * bs
 
     def epoch_order() -> jax.Array:
         """Each trial's row order for one epoch, padded to whole batches (padding is masked)."""
-        out = np.zeros((len(trials), padded), np.int32)
+        out = np.zeros((len(trials), program.steps * rows.batch_size), np.int32)
         for i, rng in enumerate(shufflers):
-            out[i, :n_tr] = tr_idx[i][rng.permutation(n_tr)] if train.shuffle else tr_idx[i]
+            idx = rows.train_idx[i]
+            out[i, :rows.n_train] = idx[rng.permutation(rows.n_train)] if train.shuffle else idx
         return jnp.asarray(out)
 
-    hps = [resolve_hp(t.config, m) for t, m in zip(trials, models)]
-    hp = _stack(hps)
+    hp = _stack([resolve_hp(t.config, m) for t, m in zip(trials, models)])
     keys = jnp.stack([jax.random.PRNGKey(t.seed) for t in trials])
     init_keys, keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
     params, state, opt_state = program.init(init_keys, hp, models)
     states = [_TrialState(t) for t in trials]
-    es = [trial_spec(t.config).train.early_stopping for t in trials]
+    es = [sp.train.early_stopping for sp in specs]
     restore = any(e is not None and e.restore_best_weights for e in es)
-    best_params = best_state = None
     if restore:
-        best_params = jax.tree_util.tree_map(jnp.copy, params)
-        best_state = jax.tree_util.tree_map(jnp.copy, state)
+        best_params, best_state = jax.tree_util.tree_map(jnp.copy, (params, state))
 
     progress.group_start(index, n_groups, len(trials), train.epochs, label)
     epoch_seconds: list[float] = []
@@ -273,41 +301,22 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
         active = jnp.asarray([s.active for s in states])
         params, state, opt_state, keys, acc = program.epoch(
             params, state, opt_state, keys, active, hp["rates"], epoch_order(), X, Y)
-        val = validate(params, state) if validate is not None else None
-        acc, val = host((acc, val))
+        acc, val = host((acc, validate(params, state) if validate is not None else None))
         epoch_seconds.append(time.perf_counter() - t0)
-        improved = np.zeros(len(trials), bool)
-        for i, ts in enumerate(states):
-            if not ts.active:
-                continue
-            m_tr = epoch_metrics(model, _slice(acc["stats"], i), n_tr)
-            m_va = epoch_metrics(model, _slice(val, i), n_va) if val is not None else {}
-            for k, v in m_tr.items():
-                ts.history.setdefault(("train", k), []).append(v)
-            for k, v in m_va.items():
-                ts.history.setdefault(("val", k), []).append(v)
-            if "grad" in acc:
-                for layer, leaves in acc["grad"].items():
-                    for name, v in leaves.items():
-                        ts.history.setdefault(("grad", f"{layer}/{name}"), []).append(float(v[i]) / program.steps)
-            if not bool(acc["finite"][i]) or not np.isfinite(m_tr["loss"]):
-                ts.status, ts.active, ts.diverged_epoch = DIVERGED, False, epoch
-                continue
-            improved[i] = _early_stop(ts, es[i], _monitor_value(es[i], m_tr, m_va), epoch) if es[i] else False
+        improved = _record_epoch(states, model, acc, val, rows.n_train, n_va, program.steps, es, epoch)
         if restore and improved.any():
             mask = jnp.asarray(improved)
-            best_params = _select(mask, params, best_params)
-            best_state = _select(mask, state, best_state)
+            best_params, best_state = _select(mask, params, best_params), _select(mask, state, best_state)
         progress.epoch_end(epoch, epoch_seconds[-1], _summary(states))
         if not any(s.active for s in states):
             break
 
-    if restore:
+    if restore:  # Keras restores the best weights of the trials that early stopping ended
         mask = jnp.asarray([bool(e and e.restore_best_weights and s.stopped_epoch and s.best_epoch)
                             for e, s in zip(es, states)])
         params, state = _select(mask, best_params, params), _select(mask, best_state, state)
 
-    results = _finish(program, model, prepared, trials, states, params, state, epoch_seconds, heads)
+    results = _finish(program, model, prepared, trials, states, params, state, epoch_seconds, prepared.heads)
     progress.group_end(time.perf_counter() - t_group)
     return results
 
