@@ -210,8 +210,8 @@ def _bn_apply(cfg, p, x, *, state, train, **_):
 
 _INIT_PARAMS = (
     Param("use_bias", True, "add a bias vector"),
-    Param("kernel_initializer", "glorot_uniform", "initializer of the kernel"),
-    Param("bias_initializer", "zeros", "initializer of the bias"),
+    Param("kernel_initializer", "glorot_uniform", "initializer of the kernel", per_trial=True),
+    Param("bias_initializer", "zeros", "initializer of the bias", per_trial=True),
 )
 
 LAYERS.add(Entry(

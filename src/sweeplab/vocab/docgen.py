@@ -19,7 +19,7 @@ from sweeplab.vocab.registry import Entry, Registry
 
 DEFAULT_OUT = Path("docs/reference/vocabulary.md")
 
-_TITLES = {"activation": "Activations", "initializer": "Initializers",
+_TITLES = {"layer": "Layers", "activation": "Activations", "initializer": "Initializers",
            "optimizer": "Optimizers", "loss": "Losses", "metric": "Metrics"}
 
 
@@ -76,7 +76,9 @@ def render() -> str:
         "compiled group; the others split trials into separate groups.",
         "",
     ]
-    for kind, reg in REGISTRIES.items():
+    from sweeplab.models.layers import LAYERS  # layers use this vocabulary: imported here, not at the top
+
+    for kind, reg in [("layer", LAYERS), *REGISTRIES.items()]:
         out += [f"## {_TITLES.get(kind, kind)}", "", registry_table(reg), ""]
         if kind == "loss":
             out += ["Loss aliases: " + ", ".join(f"`{a}` → `{c}`" for a, c in LOSS_ALIASES.items()),
