@@ -362,13 +362,13 @@ def _finish(program, model, prepared, trials, states, params, state, epoch_secon
                 p = proba[head.name][i]
                 y = prepared.test.y[head.name]
                 preds[f"y_true/{head.name}"] = np.asarray(y)
-                preds[f"proba/{head.name}"] = p.astype(np.float32)
-                if head.kind != "regression":
+                if head.kind != "regression":  # probabilities for classifiers; values for regression
+                    preds[f"proba/{head.name}"] = p.astype(np.float32)
                     cm = np.asarray(test_stats[head.name]["cm"][i]).round().astype(int)
                     confusion[head.name] = cm.tolist()
                     preds[f"y_pred/{head.name}"] = (p.argmax(-1) if p.shape[-1] > 1 else (p[:, 0] > 0.5)).astype(np.int32)
                 else:
-                    preds[f"y_pred/{head.name}"] = p[:, 0] if p.ndim == 2 and p.shape[1] == 1 else p
+                    preds[f"y_pred/{head.name}"] = (p[:, 0] if p.ndim == 2 and p.shape[1] == 1 else p).astype(np.float32)
             preds["index"] = np.arange(n_te, dtype=np.int32)
         final = {}
         for (split, metric), values in ts.history.items():

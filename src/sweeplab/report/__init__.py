@@ -14,7 +14,7 @@ from typing import Sequence
 __all__ = ["write_report", "ANALYSES"]
 
 ANALYSES = ("best", "tables", "top", "comparison", "effects", "curves", "heatmap",
-            "history", "model", "confusion", "f1", "pr_curve", "misclassified", "gradients",
+            "history", "model", "confusion", "regression", "f1", "pr_curve", "misclassified", "gradients",
             "filters", "feature_maps", "regions")
 
 

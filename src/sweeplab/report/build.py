@@ -48,6 +48,8 @@ def default_analyses(rd: RunData, ctx: bt.TrialContext | None) -> list[str]:
             out.append("pr_curve")
         if _image_data(rd):
             out.append("misclassified")
+    if ctx.regression_heads():
+        out.append("regression")
     if curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid]):
         out.append("gradients")
     if ctx.params and model_view.first_layer_filters(ctx.params) is not None:

@@ -72,6 +72,10 @@ class TrialContext:
                 out.append(h)
         return out
 
+    def regression_heads(self) -> list[str]:
+        """Heads with real-valued predictions (no probabilities)."""
+        return [h for h in heads(self.predictions) if h not in self.class_heads()]
+
     def class_names(self, head: str, k: int):
         info = getattr(self.data, "heads", None)
         try:
@@ -234,10 +238,27 @@ def model(ctx: TrialContext, metrics) -> list:
     return [TableItem("model_summary", "Model summary: trainable parameters per layer.", disp, t)]
 
 
+def regression(ctx: TrialContext, metrics) -> list:
+    """Predicted against true values for each regression head, with MAE and RMSE."""
+    items = []
+    for h in ctx.regression_heads():
+        yt = np.asarray(ctx.predictions[f"y_true/{h}"], float).ravel()
+        yp = np.asarray(ctx.predictions[f"y_pred/{h}"], float).ravel()
+        err = yp - yt
+        frame = pd.DataFrame({"measure": ["MAE", "RMSE", "mean residual", "n"],
+                              "value": [np.mean(np.abs(err)), np.sqrt(np.mean(err ** 2)), np.mean(err), len(err)]})
+        disp = frame.assign(value=[f"{v:.4f}" for v in frame["value"][:3]] + [str(len(err))])
+        items.append(TableItem(f"regression_{h}", f"Test-set errors of the regression output {h!r}.", disp, frame))
+        items.append(FigureItem(f"regression_{h}", f"Predicted against true values of {h!r} on the test set.",
+                                ft.regression(yt, yp, title=f"{h}: predicted vs true (test set)")))
+    return items
+
+
 BUILDERS = {
     "history": ("Learning curves of the best trial", history),
     "model": ("Model", model),
     "confusion": ("Confusion matrix", confusion),
+    "regression": ("Regression outputs", regression),
     "f1": ("Precision, recall and F1", f1),
     "pr_curve": ("Precision-recall curve", pr_curve),
     "misclassified": ("Misclassified examples", misclassified),

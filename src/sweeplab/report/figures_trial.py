@@ -186,3 +186,22 @@ def decision_regions(xx, yy, proba, x, y, class_names=None, title=None):
         ax.grid(False)
         legend_outside(ax, title="class", markerscale=2)
     return fig
+
+
+def regression(y_true, y_pred, title: str | None = None):
+    """Predicted against true values on the test set (identity line dashed), and the residuals."""
+    y_true, y_pred = np.asarray(y_true, float).ravel(), np.asarray(y_pred, float).ravel()
+    fig = figure(9.0, 3.8)
+    with styled():
+        ax, ax2 = fig.subplots(1, 2)
+        lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+        ax.scatter(y_true, y_pred, s=6, alpha=0.4, linewidths=0, color=style.color(0))
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="predicted = true")
+        ax.set_xlabel("true value (target units)")
+        ax.set_ylabel("predicted value (target units)")
+        ax.legend(loc="upper left", frameon=False)
+        ax2.hist(y_pred - y_true, bins=50, color=style.color(1))
+        ax2.set_xlabel("residual, predicted - true (target units)")
+        ax2.set_ylabel("test examples (count)")
+        fig.suptitle(title or "regression on the test set")
+    return fig
