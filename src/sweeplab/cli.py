@@ -82,7 +82,8 @@ class _RichProgress:
 
     def epoch_end(self, epoch, seconds, summary):
         info = "  ".join(f"{k} {v:.4g}" for k, v in summary.items())
-        self.bar.update(self.epochs, completed=epoch, info=f"{seconds:.2f}s/epoch  {info}")
+        per = f"{seconds * 1e3:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+        self.bar.update(self.epochs, completed=epoch, info=f"{per}/epoch  {info}")
 
     def group_end(self, seconds):
         if self.epochs is not None:
@@ -195,6 +196,8 @@ def _cell(value, width: int = 48) -> str:
             return layer["type"] + (f"({','.join(args)})" if args else "")
 
         value = " > ".join(one(v) for v in value)
+    if isinstance(value, tuple):  # lists come back from the store as tuples (hashable)
+        value = list(value)
     text = str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
