@@ -240,3 +240,26 @@ def test_groups_over_the_memory_budget_are_split():
     parts = plan(study, budget_bytes=4 * 6 * 1210 * 2 + 4 * 3 * 32 * 100 * 2)  # room for about 2 trials
     assert len(parts) >= 2 and all(len(g.trials) <= 3 for g in parts)
     assert sorted(t.trial_id for g in parts for t in g.trials) == sorted(t.trial_id for t in whole.trials)
+
+
+def test_hidden_activations_are_per_trial_and_match_single_runs():
+    study = make(epochs=2, sweep='"model.mlp.activation" = ["relu", "tanh", "exponential"]')
+    (group,) = plan_groups(study.trials)  # one compiled program for the three activations
+    together = _by_id(train_group(list(group.trials), study_seed=0))
+    for t in group.trials:
+        (alone,) = train_group([t], study_seed=0)
+        for key, values in alone.history.items():
+            np.testing.assert_allclose(together[t.trial_id].history[key], values, rtol=1e-5, atol=1e-5,
+                                       err_msg=f"{t.overrides} {key}")
+    losses = {t.overrides["model.mlp.activation"]: together[t.trial_id].history[("train", "loss")][-1]
+              for t in group.trials}
+    assert len(set(losses.values())) == 3
+
+
+def test_output_activation_of_a_layer_list_stays_structure():
+    text = DIGITS.format(repeats=1, dropout=0.0, optimizer="adam", batch_size=32, epochs=1, extra="",
+                         sweep='"model.layers.2.activation" = ["softmax", "sigmoid"]')
+    text = text.replace('mlp = { hidden = [16], activation = "tanh", dropout = 0.0 }',
+                        'layers = [{ type = "flatten" }, { type = "dense", units = 8 }, '
+                        '{ type = "dense", units = 10, activation = "softmax" }]')
+    assert len(plan_groups(study_from_text(text).trials)) == 2

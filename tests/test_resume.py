@@ -31,7 +31,7 @@ batch_size = 64
 epochs = 4
 
 [sweep]
-"model.mlp.activation" = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus"]
+"model.mlp.hidden" = [[4], [6], [8], [10], [12], [14]]   # six compiled groups of two seeds
 """
 
 

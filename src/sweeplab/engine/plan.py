@@ -3,7 +3,7 @@
 Trials whose configurations differ only in per-trial numbers (seed, fold,
 learning rate and other float optimizer hyperparameters, dropout rates,
 early-stopping settings) share one XLA program and train together under
-``jax.vmap``. Everything else (architecture, activations, optimizer kind,
+``jax.vmap``. Everything else (architecture, output activations, optimizer kind,
 batch size, epochs, data) is structure, and separates groups. Groups larger
 than a memory budget are split.
 """
@@ -50,7 +50,15 @@ def structure(config: dict[str, Any]) -> dict[str, Any]:
     mlp = model.get("mlp")
     if mlp and mlp.get("dropout", 0) > 0:
         mlp["dropout"] = PER_TRIAL  # the layers exist; only their rate differs
-    for part in [mlp or {}] + list(model.get("layers") or []):
+    if mlp:
+        mlp["activation"] = PER_TRIAL  # hidden layers; the output activation stays structure
+    layers = list(model.get("layers") or [])
+    # Without heads, a final dense layer is the output: its activation decides the loss.
+    output = layers[-1] if layers and not model.get("heads") and layers[-1].get("type") == "dense" else None
+    for layer in layers:
+        if "activation" in layer and layer is not output:
+            layer["activation"] = PER_TRIAL
+    for part in [mlp or {}] + layers:
         if part.get("type") == "dropout":
             part["rate"] = PER_TRIAL
         # Parameters are drawn per trial outside the compiled programs: initializers are per trial.

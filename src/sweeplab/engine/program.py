@@ -62,9 +62,9 @@ class GroupProgram:
         self._opt_init = jax.jit(jax.vmap(self._opt_init_one))
         self.epoch = jax.jit(jax.vmap(self._epoch_one, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None)),
                              donate_argnums=(0, 1, 2))
-        self.evaluate = jax.jit(jax.vmap(self._eval_one, in_axes=(0, 0, None, None)))
-        self.evaluate_idx = jax.jit(jax.vmap(self._eval_idx_one, in_axes=(0, 0, 0, None, None)))
-        self.predict = jax.jit(jax.vmap(partial(self._eval_one, with_outputs=True), in_axes=(0, 0, None, None)))
+        self.evaluate = jax.jit(jax.vmap(self._eval_one, in_axes=(0, 0, 0, None, None)))
+        self.evaluate_idx = jax.jit(jax.vmap(self._eval_idx_one, in_axes=(0, 0, 0, 0, None, None)))
+        self.predict = jax.jit(jax.vmap(partial(self._eval_one, with_outputs=True), in_axes=(0, 0, 0, None, None)))
 
     # ---------------------------------------------------------------- pieces
     def _x(self, x):
@@ -198,20 +198,20 @@ class GroupProgram:
         return terms
 
     # ---------------------------------------------------------------- evaluation
-    def _eval_batches(self, params, state, n, batch, with_outputs):
+    def _eval_batches(self, params, state, rates, n, batch, with_outputs):
         """Scan over ``n`` rows in batches of ``batch(i) -> (x, ys, mask)``; sums and outputs."""
         bs = min(self.spec.eval_batch_size, n)
         steps = ceil(n / bs)
 
         def step(acc, i):
             xb, yb, b_mask = batch(i, bs)
-            _, (_, stats, outs) = self._loss(params, state, self._x(xb), yb, b_mask, {}, None, False)
+            _, (_, stats, outs) = self._loss(params, state, self._x(xb), yb, b_mask, rates, None, False)
             acc = jax.tree_util.tree_map(jnp.add, acc, stats)
             return acc, (self.model.predict_proba(outs) if with_outputs else None)
 
         def first_stats():
             xb, yb, b_mask = batch(0, bs)
-            return self._loss(params, state, self._x(xb), yb, b_mask, {}, None, False)[1][1]
+            return self._loss(params, state, self._x(xb), yb, b_mask, rates, None, False)[1][1]
 
         shapes = jax.eval_shape(first_stats)
         acc0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
@@ -223,7 +223,7 @@ class GroupProgram:
                     for h, o in outs.items()}
         return acc, outs
 
-    def _eval_one(self, params, state, X, Y, with_outputs=False):
+    def _eval_one(self, params, state, rates, X, Y, with_outputs=False):
         """Evaluate on a whole split stored contiguously (validation, test): slices, no gather."""
         n = X.shape[0]
 
@@ -235,9 +235,9 @@ class GroupProgram:
             take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, bs)
             return take(X), {h: take(Y[h]) for h in Y}, mask
 
-        return self._eval_batches(params, state, n, batch, with_outputs)
+        return self._eval_batches(params, state, rates, n, batch, with_outputs)
 
-    def _eval_idx_one(self, params, state, idx, X, Y):
+    def _eval_idx_one(self, params, state, rates, idx, X, Y):
         """Evaluate on rows ``idx`` of X (cross-validation folds)."""
         n = idx.shape[0]
 
@@ -247,7 +247,7 @@ class GroupProgram:
             b_idx = jax.lax.dynamic_slice_in_dim(idx, start, bs)
             return X[b_idx], {h: Y[h][b_idx] for h in Y}, (rows >= i * bs).astype(jnp.float32)
 
-        return self._eval_batches(params, state, n, batch, False)
+        return self._eval_batches(params, state, rates, n, batch, False)
 
 
 def host(tree):

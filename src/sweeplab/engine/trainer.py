@@ -7,6 +7,7 @@ stopping per trial and reports progress. Everything per batch is compiled.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -172,12 +173,29 @@ def _early_stop(ts: _TrialState, es, value: float | None, epoch: int) -> bool:
 _PROGRAMS: dict[Any, GroupProgram] = {}
 
 
+def activation_choices(models: list[Model]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Layers whose activation differs between the trials of a group, with the candidates."""
+    seen: dict[str, set[str]] = {}
+    for m in models:
+        for node in m.nodes():
+            if "activation" in node.cfg:
+                seen.setdefault(node.name, set()).add(node.cfg["activation"])
+    return tuple((name, tuple(sorted(acts))) for name, acts in seen.items() if len(acts) > 1)
+
+
+def _activation_indices(model: Model, choices) -> dict[str, float]:
+    acts = {n.name: n.cfg.get("activation") for n in model.nodes()}
+    return {f"{name}/activation": float(cands.index(acts[name])) for name, cands in choices}
+
+
 def _model_key(model: Model) -> str:
     # Initializers are applied per trial outside the compiled programs: not part of the key.
-    nodes = [(n.name, n.kind, {k: v for k, v in n.cfg.items() if k not in INITIALIZER_KEYS}, n.in_shape)
+    chosen = dict(model.activation_choices)
+    drop = lambda n, k: k in INITIALIZER_KEYS or (k == "activation" and n.name in chosen)
+    nodes = [(n.name, n.kind, {k: v for k, v in n.cfg.items() if not drop(n, k)}, n.in_shape)
              for n in model.nodes()]
     heads = [(h.name, h.kind, h.n_classes, h.activation, h.loss, h.loss_weight, h.metrics) for h in model.heads]
-    return json.dumps([nodes, heads, model.single], sort_keys=True, default=str)
+    return json.dumps([nodes, heads, model.single, model.activation_choices], sort_keys=True, default=str)
 
 
 def program_for(model: Model, spec: ProgramSpec) -> GroupProgram:
@@ -213,16 +231,16 @@ def _rows(trials, prepared, train, dseed: int) -> _Rows:
     return _Rows(tr_idx, va_idx, n_tr, bs, whole_split=bs == n_tr == n and va_idx is None)
 
 
-def _validation(program, data, rows: _Rows, prepared, X, Y):
+def _validation(program, data, rows: _Rows, prepared, X, Y, rates):
     """``(validate(params, state) -> sums, n_val)``, or ``(None, 0)`` without validation data."""
     if rows.val_idx is not None:
         idx = jnp.asarray(rows.val_idx, jnp.int32)
-        return (lambda p, s: program.evaluate_idx(p, s, idx, X, Y)[0]), rows.val_idx.shape[1]
+        return (lambda p, s: program.evaluate_idx(p, s, rates, idx, X, Y)[0]), rows.val_idx.shape[1]
     split = prepared.test if data.validation_data == "test" else prepared.val
     if split is None or split.x.shape[0] == 0:
         return None, 0
     Xv, Yv = jnp.asarray(split.x), {h: jnp.asarray(v) for h, v in split.y.items()}
-    return (lambda p, s: program.evaluate(p, s, Xv, Yv)[0]), split.x.shape[0]
+    return (lambda p, s: program.evaluate(p, s, rates, Xv, Yv)[0]), split.x.shape[0]
 
 
 def _record_epoch(states, model, acc, val, n_tr, n_va, steps, es, epoch) -> np.ndarray:
@@ -261,7 +279,8 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     data_json = json.dumps(trials[0].config["data"], sort_keys=True)
     prepared = _prepared(data_json, dseed)
     models = [build_model(sp.model, sp.train, prepared.heads, prepared.input_shape) for sp in specs]
-    model = models[0]
+    choices = activation_choices(models)
+    model = dataclasses.replace(models[0], activation_choices=choices)
     rows = _rows(trials, prepared, train, dseed)
     if rows.whole_split:
         # Images stay uint8 on the device and are converted inside each step; a full batch
@@ -272,7 +291,6 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
                        whole_split=rows.whole_split)
     program = program_for(model, spec)
     X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
-    validate, n_va = _validation(program, data, rows, prepared, X, Y)
     shufflers = [np.random.default_rng([t.seed, t.fold or 0, 0x5EED]) for t in trials]
 
     def epoch_order() -> jax.Array:
@@ -283,7 +301,11 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
             out[i, :rows.n_train] = idx[rng.permutation(rows.n_train)] if train.shuffle else idx
         return jnp.asarray(out)
 
-    hp = _stack([resolve_hp(t.config, m) for t, m in zip(trials, models)])
+    hps = [resolve_hp(t.config, m) for t, m in zip(trials, models)]
+    for h, m in zip(hps, models):
+        h["rates"].update(_activation_indices(m, choices))
+    hp = _stack(hps)
+    validate, n_va = _validation(program, data, rows, prepared, X, Y, hp["rates"])
     keys = jnp.stack([jax.random.PRNGKey(t.seed) for t in trials])
     init_keys, keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
     params, state, opt_state = program.init(init_keys, hp, models)
@@ -316,7 +338,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
                             for e, s in zip(es, states)])
         params, state = _select(mask, best_params, params), _select(mask, best_state, state)
 
-    results = _finish(program, model, prepared, trials, states, params, state, epoch_seconds, prepared.heads)
+    results = _finish(program, model, prepared, trials, states, params, state, hp["rates"], epoch_seconds)
     progress.group_end(time.perf_counter() - t_group)
     return results
 
@@ -341,13 +363,13 @@ def _summary(states) -> dict[str, float]:
     return out
 
 
-def _finish(program, model, prepared, trials, states, params, state, epoch_seconds, heads):
+def _finish(program, model, prepared, trials, states, params, state, rates, epoch_seconds):
     test_stats, proba = {}, {}
     n_te = 0 if prepared.test is None else prepared.test.x.shape[0]
     if n_te:
         Xt = jnp.asarray(prepared.test.x)
         Yt = {h: jnp.asarray(v) for h, v in prepared.test.y.items()}
-        test_stats, proba = program.predict(params, state, Xt, Yt)
+        test_stats, proba = program.predict(params, state, rates, Xt, Yt)
         test_stats, proba = host((test_stats, proba))
     params_h, state_h = host((params, state))
     first = epoch_seconds[0] if epoch_seconds else 0.0

@@ -14,6 +14,7 @@ from math import prod
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from sweeplab.models.layers import LAYERS, bn_init_state
 from sweeplab.vocab.activations import ACTIVATIONS
@@ -60,6 +61,9 @@ class Model:
     heads: tuple[Head, ...]
     single: bool = True  # one head named "output": Keras metric names without prefix
     conv_impl: str = field(default="auto", compare=False)
+    # Layers whose activation differs between the trials of a compiled group: the
+    # candidates, chosen per trial by ``rates["<layer>/activation"]`` (an index).
+    activation_choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     # ------------------------------------------------------------------ structure
     def nodes(self):
@@ -105,6 +109,13 @@ class Model:
                 x, new_state[node.name] = kind.apply(node.cfg, p, x, state=state[node.name], train=train)
             else:
                 x = kind.apply(node.cfg, p, x)
+            choices = dict(self.activation_choices).get(node.name)
+            if choices is not None and f"{node.name}/activation" in rates:
+                # One program for several activations: compute each candidate and select
+                # this trial's (a select, so an unused candidate's inf/nan cannot leak).
+                which = jnp.asarray(rates[f"{node.name}/activation"]).astype(jnp.int32)
+                x = jax.lax.select_n(which, *[ACTIVATIONS.get(a).obj(x) for a in choices])
+                continue
             act = node.cfg.get("activation", "linear")
             if act != "linear":
                 x = ACTIVATIONS.get(act).obj(x)
