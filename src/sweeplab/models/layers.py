@@ -217,7 +217,7 @@ _INIT_PARAMS = (
 LAYERS.add(Entry(
     "dense", LayerType(lambda c, s: (c["units"],), _dense_init, _dense_apply),
     "fully connected layer: activation(x @ kernel + bias)",
-    (Param("units", None, "number of output units"), Param("activation", "linear", "activation"), *_INIT_PARAMS),
+    (Param("units", None, "number of output units"), Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True), *_INIT_PARAMS),
     meta={"check": _check_dense},
 ))
 LAYERS.add(Entry(
@@ -225,7 +225,7 @@ LAYERS.add(Entry(
     "2-D convolution over NHWC images (kernel HWIO)",
     (Param("filters", None, "number of filters"), Param("kernel_size", 3, "int or [h, w]"),
      Param("strides", 1, "int or [h, w]"), Param("padding", "valid", "'valid' or 'same'"),
-     Param("activation", "linear", "activation"), *_INIT_PARAMS),
+     Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True), *_INIT_PARAMS),
     meta={"check": _check_conv},
 ))
 _POOL_PARAMS = (Param("pool_size", 2, "int or [h, w]"), Param("strides", None, "default: pool_size"),
@@ -258,7 +258,7 @@ LAYERS.add(Entry(
 ))
 LAYERS.add(Entry(
     "activation", LayerType(lambda c, s: s, None, lambda c, p, x, **_: x),
-    "apply an activation function", (Param("activation", "linear", "activation"),),
+    "apply an activation function", (Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True),),
     meta={"check": _check_act_init},
 ))
 
