@@ -87,7 +87,8 @@ class _RichProgress:
 
     def group_end(self, seconds):
         if self.epochs is not None:
-            self.bar.update(self.epochs, completed=self.bar._tasks[self.epochs].total)
+            total = next(t.total for t in self.bar.tasks if t.id == self.epochs)
+            self.bar.update(self.epochs, completed=total)
         self.bar.advance(self.groups)
 
 
