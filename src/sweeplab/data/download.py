@@ -44,7 +44,7 @@ class DownloadError(RuntimeError):
 
 
 class ChecksumError(ValueError):
-    pass
+    """A downloaded or hand-placed file whose checksum does not match the registry's."""
 
 
 def _file_md5(path: Path) -> str:

@@ -117,14 +117,18 @@ def _nothing(cfg):
 
 
 # ----------------------------------------------------------------------------- behaviour
+def _kernel_and_bias(cfg, key, kernel_shape, units) -> dict:
+    kk, kb = jax.random.split(key)
+    p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, kernel_shape, jnp.float32)}
+    if cfg["use_bias"]:
+        p["bias"] = make_initializer(cfg["bias_initializer"])(kb, (units,), jnp.float32)
+    return p
+
+
 def _dense_init(cfg, key, in_shape):
     if len(in_shape) != 1:
         raise ValueError(f"dense expects a flat input (add a flatten layer first), got shape {in_shape}")
-    kk, kb = jax.random.split(key)
-    p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, (in_shape[0], cfg["units"]), jnp.float32)}
-    if cfg["use_bias"]:
-        p["bias"] = make_initializer(cfg["bias_initializer"])(kb, (cfg["units"],), jnp.float32)
-    return p
+    return _kernel_and_bias(cfg, key, (in_shape[0], cfg["units"]), cfg["units"])
 
 
 def _dense_apply(cfg, p, x, **_):
@@ -135,12 +139,7 @@ def _dense_apply(cfg, p, x, **_):
 def _conv_init(cfg, key, in_shape):
     if len(in_shape) != 3:
         raise ValueError(f"conv2d expects an image input (H, W, C), got shape {in_shape}")
-    kk, kb = jax.random.split(key)
-    shape = (*cfg["kernel_size"], in_shape[2], cfg["filters"])
-    p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, shape, jnp.float32)}
-    if cfg["use_bias"]:
-        p["bias"] = make_initializer(cfg["bias_initializer"])(kb, (cfg["filters"],), jnp.float32)
-    return p
+    return _kernel_and_bias(cfg, key, (*cfg["kernel_size"], in_shape[2], cfg["filters"]), cfg["filters"])
 
 
 def _conv_apply(cfg, p, x, **_):
