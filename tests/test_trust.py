@@ -203,3 +203,42 @@ def test_notebook_names_match_the_cli(run_dir):
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
     fig = run.plot.pr_curve()  # 10 classes: one-vs-rest curves, no IndexError
     assert len(fig.axes[0].lines) == 10
+
+
+def test_end_to_end_list_axis_with_validation_split(tmp_path):
+    """A real study (digits, list-valued width axis, validation split): the best
+    configuration by validation = ``run.best_params`` = the report's best-trial section."""
+    study = tmp_path / "widths.toml"
+    study.write_text("""
+[study]
+name = "widths"
+repeats = 2
+[data]
+dataset = "digits"
+validation_split = 0.25
+[model]
+mlp = { hidden = [8], activation = "relu" }
+[train]
+optimizer = "adam"
+learning_rate = 0.003
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 3
+[sweep]
+"model.mlp.hidden" = [[4], [32, 16], [8]]
+""")
+    out = tmp_path / "run"
+    sweeplab.run(str(study), out)
+    write_report(out)
+    run = sweeplab.load(out)
+    table = run.table()
+    assert table.attrs["sort_by"] == "val_accuracy"
+    best_value = table["model.mlp.hidden"].iloc[0]
+    assert run.best_params == {"model.mlp.hidden": list(best_value)}
+    means = run.data.trials.groupby(run.data.trials["model.mlp.hidden"].map(V.label))["val_accuracy"].mean()
+    assert means.idxmax() == V.label(best_value)
+    md = (out / "report.md").read_text()
+    section = md[md.index("(best configuration by validation accuracy, first seed)"):]
+    shown = V.label(best_value).replace("[", "\\[").replace("]", "\\]")
+    assert f"model.mlp.hidden = {shown}" in section.split("\n\n")[1]
+    assert run.data.trials.loc[run.best_trials[0], "seed"] == run.data.trials["seed"].min()
