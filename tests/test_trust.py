@@ -84,10 +84,13 @@ def run_dir(tmp_path_factory):
 
 
 def test_canonical_values_compare_sort_and_print_like_the_study_file():
-    assert V.canonical([64]) == V.canonical((64,)) == (64,)
+    assert V.canonical([64]) == V.canonical((64,)) == (64,) == V.canonical([64.0])
     assert hash(V.canonical([64])) == hash(V.canonical((64,)))
     assert V.label((300, 100)) == "[300, 100]" and V.label([64]) == "[64]"
     assert V.sort_values([(256,), [64], (16,), [300, 100]]) == [(16,), (64,), (256,), (300, 100)]
+    frame = pd.DataFrame({"hidden": [V.canonical([64]), V.canonical((64,)), V.canonical([16])]})
+    assert "[64]" in frame.to_string() and "(64,)" not in frame.to_string()  # pandas prints the label
+    assert frame["hidden"].nunique() == 2
     assert V.sort_values(["full", 1024, 32, 64]) == [32, 64, 1024, "full"]
     assert V.to_plain(V.canonical({"units": [3]})) == {"units": [3]}
 
@@ -234,7 +237,7 @@ epochs = 3
     table = run.table()
     assert table.attrs["sort_by"] == "val_accuracy"
     best_value = table["model.mlp.hidden"].iloc[0]
-    assert run.best_params == {"model.mlp.hidden": list(best_value)}
+    assert run.best_params == {"model.mlp.hidden": V.to_plain(best_value)}
     means = run.data.trials.groupby(run.data.trials["model.mlp.hidden"].map(V.label))["val_accuracy"].mean()
     assert means.idxmax() == V.label(best_value)
     md = (out / "report.md").read_text()

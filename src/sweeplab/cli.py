@@ -186,14 +186,15 @@ def _cell(value, width: int = 48) -> str:
     from sweeplab import values as V
 
     value = V.canonical(value)
-    if isinstance(value, V.SweepList) and value and all(isinstance(v, V.SweepDict) and v.get("type") for v in value):
+    if isinstance(value, V.SweepList) and value.items and all(isinstance(v, V.SweepDict) and v.get("type")
+                                                               for v in value.items):
         def one(layer):
             args = [V.label(layer.get(k)) for k in ("units", "filters", "rate") if layer.get(k) is not None]
             if layer.get("activation") not in (None, "linear"):
                 args.append(str(layer.get("activation")))
             return str(layer.get("type")) + (f"({','.join(args)})" if args else "")
 
-        text = " > ".join(one(v) for v in value)
+        text = " > ".join(one(v) for v in value.items)
     else:
         text = V.label(value)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -234,10 +235,9 @@ def _summary_columns(rd, metrics, sort):
 
 
 def _seconds(s) -> str:
-    """A trial's share of its group's time per epoch: ``4.1 ms`` or ``0.35 s``."""
-    if s is None or s != s:
-        return "—"
-    return f"{s * 1e3:.2g} ms" if s < 0.01 else (f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s")
+    from sweeplab.analysis.stats import format_seconds
+
+    return format_seconds(s)
 
 
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:

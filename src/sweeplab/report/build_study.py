@@ -59,7 +59,7 @@ def top_table(rd: RunData, metrics, metric: str, top_n: int) -> Section:
     if len(t) <= top_n:
         caption = f"All {len(t)} configurations {what} (★ best)."
     disp = tables.format_table(shown, columns=_display(t, rd, metric))
-    note = ("s/epoch (share) is the compiled group's time per epoch divided by the trials trained in it; "
+    note = ("time/epoch is the trial's share: the compiled group's time per epoch divided by the trials trained in it; "
             "every metric is in the CSV.")
     flagged = _flag_note(t)
     if flagged:

@@ -54,12 +54,10 @@ def is_loss_like(name: str) -> bool:
 
 
 def _groupable(value: Any) -> Any:
-    """JSON value -> something hashable that pandas can group on."""
-    if isinstance(value, list):
-        return tuple(_groupable(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return value
+    """JSON value -> its canonical sweep value (hashable; a list prints as ``[64]``)."""
+    from sweeplab.values import canonical
+
+    return canonical(value)
 
 
 def trials_frame(conn: sqlite3.Connection) -> pd.DataFrame:
