@@ -96,19 +96,21 @@ class _RichProgress:
 def run(
     study: str = typer.Argument(..., help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", help="discard earlier results and start over"),
+    fresh: bool = typer.Option(False, "--fresh", help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
 ) -> None:
     """Train every trial of a study (finished trials are skipped: a rerun resumes)."""
+    import click
+
     from sweeplab.engine.run import default_run_dir, plan, run_study
-    from sweeplab.store import Store, StoreError
+    from sweeplab.store import RunLock, StoreError, finished_ids
 
     s = _load(study)
     run_dir = out or default_run_dir(s)
-    try:
-        with Store(run_dir) as store:
-            done = set() if fresh else store.finished_ids()
+    try:  # held until the command ends; removed again if no store gets created
+        lock = click.get_current_context().with_resource(RunLock(run_dir))
+        done = set() if fresh else finished_ids(run_dir)
     except StoreError as e:
         _usage(str(e))
     try:
@@ -120,7 +122,8 @@ def run(
                   f"group(s) -> {run_dir}", highlight=False)
     try:
         with _RichProgress(len(groups)) as progress:
-            summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size)
+            summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size,
+                                lock=lock)
     except StoreError as e:
         _usage(str(e))
     except _user_errors() as e:  # data missing, or a model that does not fit the data
