@@ -855,10 +855,12 @@ class Store:
 
     def _trial_dir(self, trial_id: str) -> Path:
         """``RUN_DIR/trials/<id>``, created; refused if a symbolic link makes it lead outside the run directory."""
-        tdir = self.run_dir / TRIALS_DIR / trial_id
-        tdir.mkdir(parents=True, exist_ok=True)
+        trials = self.run_dir / TRIALS_DIR
+        tdir = trials / trial_id
         try:
-            check_dir_inside(self.run_dir, tdir)
+            for d in (trials, tdir):  # checked before anything is created through it
+                d.mkdir(exist_ok=True)
+                check_dir_inside(self.run_dir, d)
         except ValueError as exc:
             raise StoreError(f"{exc}; the run directory is damaged") from None
         return tdir
