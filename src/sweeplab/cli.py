@@ -46,11 +46,11 @@ def _load(study: str):
         _usage(f"{study}: cannot read: {e.strerror}")
 
 
-def _run_dir(path: Path):
+def _run_dir(path: Path, all_trials: bool = False):
     from sweeplab.store import StoreError, load
 
     try:
-        return load(path)
+        return load(path, all=all_trials)
     except StoreError as e:
         _usage(str(e))
 
@@ -95,21 +95,22 @@ class _RichProgress:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     study: str = typer.Argument(..., help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", help="discard earlier results and start over"),
+    fresh: bool = typer.Option(False, "--fresh", help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
 ) -> None:
     """Train every trial of a study (finished trials are skipped: a rerun resumes)."""
     from sweeplab.engine.run import default_run_dir, plan, run_study
-    from sweeplab.store import Store, StoreError
+    from sweeplab.store import RunLock, StoreError, finished_ids
 
     s = _load(study)
     run_dir = out or default_run_dir(s)
-    try:
-        with Store(run_dir) as store:
-            done = set() if fresh else store.finished_ids()
+    try:  # held until the command ends; removed again if no store gets created
+        lock = ctx.with_resource(RunLock(run_dir))
+        done = set() if fresh else finished_ids(run_dir)
     except StoreError as e:
         _usage(str(e))
     try:
@@ -121,7 +122,8 @@ def run(
                   f"group(s) -> {run_dir}", highlight=False)
     try:
         with _RichProgress(len(groups)) as progress:
-            summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size)
+            summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size,
+                                lock=lock)
     except StoreError as e:
         _usage(str(e))
     except _user_errors() as e:  # data missing, or a model that does not fit the data
@@ -133,13 +135,13 @@ def run(
         _write_report(run_dir)
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path, run=None) -> None:
     try:
         from sweeplab.report import write_report
     except ImportError as e:  # pragma: no cover - report module missing
         err.print(f"report skipped: {e}")
         return
-    path = write_report(run_dir)
+    path = write_report(run_dir, run=run)
     console.print(f"report: {path}", highlight=False)
 
 
@@ -302,9 +304,10 @@ def show(
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric(s) to show, e.g. test_accuracy"),
     sort: Optional[str] = typer.Option(None, "--sort", help="sort by this metric"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="show only the best N configurations"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
-    run = _run_dir(run_dir)
+    run = _run_dir(run_dir, all_)
     from sweeplab.store import StoreError
 
     try:
@@ -314,10 +317,12 @@ def show(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
+def report(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
+) -> None:
     """Write report.html, report.md, figures/ and tables/ into the run directory."""
-    _run_dir(run_dir)
-    _write_report(run_dir)
+    _write_report(run_dir, _run_dir(run_dir, all_))
 
 
 @app.command("list")
