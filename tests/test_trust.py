@@ -245,3 +245,13 @@ epochs = 3
     shown = V.label(best_value).replace("[", "\\[").replace("]", "\\]")
     assert f"model.mlp.hidden = {shown}" in section.split("\n\n")[1]
     assert run.data.trials.loc[run.best_trials[0], "seed"] == run.data.trials["seed"].min()
+
+
+def test_report_names_damaged_trials_instead_of_dropping_sections(tmp_path):
+    d = write_store(tmp_path / "run", CONFIGS)
+    rd = RunData.from_run(d)
+    victim = rd.best_trials()[0]
+    (d / "trials" / victim / "predictions.npz").write_bytes(b"not an npz")
+    write_report(d)
+    md = (d / "report.md").read_text()
+    assert "## Damaged trials" in md and victim in md
