@@ -143,7 +143,7 @@ def parse_text(text: str, source: str) -> dict[str, Any]:
         raise StudyError(f"{source}: not valid {'YAML' if is_yaml else 'TOML'}: nested too deeply "
                          f"(at most {MAX_DEPTH} levels)") from None
     except ValueError as e:  # e.g. an integer with more than 4300 digits
-        raise StudyError(f"{source}: not valid {'YAML' if is_yaml else 'TOML'}: {e}") from None
+        raise StudyError(f"{source}: not valid {'YAML' if is_yaml else 'TOML'}: {str(e).split(';')[0]}") from None
     if not isinstance(raw, dict):
         raise StudyError(f"{source}: a study file is a table with sections study, data, model, train, sweep")
     check_size(raw, source)
