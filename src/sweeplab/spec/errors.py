@@ -51,7 +51,7 @@ class _ShortRepr(reprlib.Repr):
 
     def repr_int(self, x, level):
         if x.bit_length() > 128:  # str() of a huge int is slow (and refused beyond 4300 digits)
-            return f"<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+            return f"<an integer of about {int((x.bit_length() - 1) * 0.30103) + 1} digits>"
         return super().repr_int(x, level)
 
     def repr_bool(self, x, level):
