@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeplab.engine.plan import Group, max_trials_for, plan_groups
+from sweeplab.engine.plan import Group, check_folds, check_trial_fits, max_trials_for, plan_groups
 from sweeplab.engine.trainer import Progress, _prepared, data_seed, train_group, trial_spec
 from sweeplab.models.model import build_model
 from sweeplab.spec.expand import Study
@@ -55,8 +55,10 @@ def split_by_memory(groups: list[Group], study_seed: int, budget_bytes: int | No
         for t in g.trials:
             check_monitor(trial_spec(t.config).train.early_stopping, model, has_val)
         n = prepared.train.x.shape[0]
-        bs = n if spec.train.batch_size == "full" else int(spec.train.batch_size)
+        bs = n if spec.train.batch_size == "full" else min(int(spec.train.batch_size), n)
         acts = sum(_size(node.out_shape) for node in model.nodes())
+        check_trial_fits(model.n_params, bs, acts)
+        check_folds(spec.train.cross_validation, prepared)
         limit = max_trials_for(model.n_params, bs, acts, **({"budget_bytes": budget_bytes} if budget_bytes else {}))
         if len(g.trials) <= limit:
             out.append(g)
