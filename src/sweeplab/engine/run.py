@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeplab.engine.plan import Group, max_trials_for, plan_groups
-from sweeplab.engine.trainer import Progress, _prepared, data_seed, train_group, trial_spec
+from sweeplab.engine.progress import Progress, plan_work
+from sweeplab.engine.trainer import _prepared, data_seed, train_group, trial_spec
 from sweeplab.models.model import build_model
 from sweeplab.spec.expand import Study
 
@@ -96,6 +97,7 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
     from sweeplab.store import Store
 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
+    progress = progress or Progress()
     t0 = time.perf_counter()
     with Store(run_dir) as store:
         if fresh:
@@ -106,10 +108,12 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
         done = store.finished_ids()
         groups = plan(study, done, max_group_size=max_group_size)
         trained = 0
+        progress.run_start(plan_work(groups, study.spec.study.seed))
         for i, g in enumerate(groups):
             results = train_group(list(g.trials), study_seed=study.spec.study.seed, progress=progress,
                                   index=i, n_groups=len(groups), label=g.label)
             store.commit_group(results)
+            progress.group_saved(i)
             trained += len(results)
     n = len(study.trials)
     return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0)
