@@ -191,7 +191,7 @@ def run(
     _signals.check()
     from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import default_run_dir, plan, run_study
-    from sweeplab.store import StoreError, load
+    from sweeplab.store import Store, StoreError
 
     enable_compilation_cache()
     _signals.check()
@@ -200,7 +200,8 @@ def run(
     done: set = set()
     if not fresh and (Path(run_dir) / "results.sqlite").exists():  # nothing is created before the plan
         try:
-            done = set(load(run_dir).finished_ids())
+            with Store(run_dir, lock=False) as store:
+                done = store.finished_ids()
         except StoreError as e:
             _usage(str(e))
     try:
@@ -312,18 +313,38 @@ def summary(
         results[key] = (rows, total)
     for key, members in tables.items():
         rows, total = results[key]
-        which = "; ".join(f"{i + 1}: {_config_label(configs[i][0])}" for i in members)
-        title = f'Model: "{s.name}", configuration{"s" if len(members) > 1 else ""} {which}'
-        t = Table(title=title)
+        head = f"configuration{'s' if len(members) > 1 else ''} " + ", ".join(str(i + 1) for i in members)
+        console.print(f"{head} of {len(configs)}" + (" (the same model):" if len(members) > 1 else ":"))
+        for i in members:
+            console.print(f"  {i + 1}: {_config_label(configs[i][0])}")
+        t = Table(title=f'Model: "{s.name}"')
         for col in ("Layer (type)", "Output Shape", "Param #"):
             t.add_column(col, justify="right" if col == "Param #" else "left")
         for name, kind, shape, n in rows:
             t.add_row(f"{name} ({kind})", shape, f"{n:,}")
-        console.print(t)
+        _print_table(t)
         console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
     if not all_ and len(configs) > 1:
-        console.print(f"(configuration {chosen[0] + 1} of {len(configs)}; "
-                      "--config N shows another, --all shows each)")
+        console.print("(--config N shows another configuration, --all shows each)")
+
+
+def _print_table(t: Table, out: Console | None = None) -> None:
+    """Print a table; when it is wider than the terminal, first drop the borders and
+    narrow the gaps between columns, so cells wrap only as a last resort."""
+    from rich import box
+
+    out = out or console
+
+    def natural() -> int:
+        return out.measure(t, options=out.options.update_width(10_000)).maximum
+
+    if natural() > out.width:
+        t.box, t.show_edge, t.pad_edge, t.collapse_padding = box.SIMPLE_HEAD, False, False, True
+        for padding in ((0, 1), (0, 0)):
+            t.padding = padding
+            if natural() <= out.width:
+                break
+    out.print(t)
 
 
 def _cell(value, width: int = 48) -> str:
@@ -378,7 +399,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
         spe = row.get("seconds_per_epoch", math.nan)
         cells.append("—" if spe != spe else f"{spe:.3f}")
         t.add_row(*cells)
-    console.print(t)
+    _print_table(t)
 
 
 @app.command()
@@ -415,7 +436,7 @@ def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datas
         for name, path in builtin_studies().items():
             s = load_study(path)
             t.add_row(name, str(len(s.trials)), s.spec.study.description)
-        console.print(t)
+        _print_table(t)
     elif what == "vocab":
         from sweeplab.models.layers import LAYERS
         from sweeplab.vocab import ACTIVATIONS, INITIALIZERS, LOSSES, METRICS, OPTIMIZERS
@@ -428,7 +449,7 @@ def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datas
             for e in reg:
                 ps = "\n".join(f"{p.name}={p.default!r}" for p in e.params)
                 t.add_row(e.name + (f" ({', '.join(e.aliases)})" if e.aliases else ""), ps, e.doc)
-            console.print(t)
+            _print_table(t)
     elif what == "datasets":
         from sweeplab.data.cli import list_cmd as data_list
 

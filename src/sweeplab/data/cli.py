@@ -114,13 +114,13 @@ def info_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
     e = _entry(name)
     params = _parse_params(param)
     folder = dataset_dir(e.name)
-    existed = folder.exists()
+    created = [p for p in (folder, folder.parent) if not p.exists()]  # folders a failed download may create
     try:
         ds = load_raw(e.name, download=download, **params)
     except ValueError as err:
         _usage(str(err).splitlines()[0])
     except (DownloadError, FileNotFoundError) as err:
-        _remove_if_empty(folder, existed)
+        _remove_if_empty(created)
         _usage(str(err))  # exit 2, as ``sweeplab run`` does for missing data
     typer.echo(f"{e.name}: {e.doc}")
     typer.echo(f"licence: {e.meta.get('licence')}; citation: {e.meta.get('citation')}")
@@ -159,11 +159,10 @@ def _write_figures(ds, name: str, out: Path, n: int) -> list[Path]:
     return written
 
 
-def _remove_if_empty(folder: Path, existed: bool) -> None:
-    """A failed download leaves no empty dataset folder behind."""
-    if existed:
-        return
-    try:
-        folder.rmdir()  # only succeeds when empty
-    except OSError:
-        pass
+def _remove_if_empty(created: list[Path]) -> None:
+    """A failed download leaves no empty folder behind (only those it created, innermost first)."""
+    for folder in created:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            pass
