@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab.engine.plan import Group, check_folds, check_trial_fits, max_trials_for, plan_groups
-from sweeplab.engine.trainer import Progress, _prepared, data_seed, train_group, trial_spec
+from sweeplab.engine.progress import Progress, plan_work
+from sweeplab.engine.trainer import _prepared, data_seed, train_group, trial_spec
 from sweeplab.models.model import build_model
 from sweeplab.spec.expand import Study
 
@@ -124,6 +125,7 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
     from sweeplab.store import RunLock, Store
 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
+    progress = progress or Progress()
     t0 = time.perf_counter()
     own_lock = lock is None
     lock = RunLock(run_dir) if own_lock else lock
@@ -139,10 +141,12 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
             done = store.finished_ids()
             groups = plan(study, done, max_group_size=max_group_size)
             trained = 0
+            progress.run_start(plan_work(groups, study.spec.study.seed))
             for i, g in enumerate(groups):
                 results = train_group(list(g.trials), study_seed=study.spec.study.seed, progress=progress,
                                       index=i, n_groups=len(groups), label=g.label)
                 store.commit_group(results)
+                progress.group_saved(i)
                 trained += len(results)
     finally:
         if own_lock:
