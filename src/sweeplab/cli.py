@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -182,57 +183,117 @@ def summary(study: str = typer.Argument(..., help="study file or built-in study 
 
 def _cell(value, width: int = 48) -> str:
     """A swept value for a table cell; a layer list reads ``conv2d(32,relu) > max_pooling2d > ...``."""
-    import json
+    from sweeplab import values as V
 
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) and "type" in v for v in value):
+    value = V.canonical(value)
+    if isinstance(value, V.SweepList) and value and all(isinstance(v, V.SweepDict) and v.get("type") for v in value):
         def one(layer):
-            args = [str(layer[k]) for k in ("units", "filters", "rate") if k in layer]
+            args = [V.label(layer.get(k)) for k in ("units", "filters", "rate") if layer.get(k) is not None]
             if layer.get("activation") not in (None, "linear"):
-                args.append(layer["activation"])
-            return layer["type"] + (f"({','.join(args)})" if args else "")
+                args.append(str(layer.get("activation")))
+            return str(layer.get("type")) + (f"({','.join(args)})" if args else "")
 
-        value = " > ".join(one(v) for v in value)
-    if isinstance(value, tuple):  # lists come back from the store as tuples (hashable)
-        value = list(value)
-    text = str(value)
+        text = " > ".join(one(v) for v in value)
+    else:
+        text = V.label(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short_names(paths: list[str]) -> list[str]:
     """The shortest unique dotted suffix of each axis path (model.mlp.hidden -> hidden)."""
-    for k in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
-        names = [".".join(p.split(".")[-k:]) for p in paths]
-        if len(set(names)) == len(names):
-            return names
-    return list(paths)
+    from sweeplab.analysis.notebook import short_names
+
+    return short_names(paths)
+
+
+def _summary_columns(rd, metrics, sort):
+    """The metric columns and the ranking column of the results table, chosen
+    as the report chooses them (validation first when the study has it)."""
+    from sweeplab.analysis import tables
+
+    sel = rd.selection
+    recorded = ", ".join(tables.metric_columns(rd.trials))
+
+    def resolve(option, name):
+        try:
+            return tables.selection(rd.trials, None, name, rd.study)
+        except ValueError:
+            raise ValueError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
+
+    if sort:
+        sort = sort if sort in rd.trials.columns else resolve("--sort", sort).metric
+    if not metrics:
+        cols = sel.columns + [sel.loss]
+    else:
+        cols = []
+        for m in metrics:
+            cols += [m] if m in rd.trials.columns else resolve("--metric", m).columns
+    cols = [c for c in dict.fromkeys(cols) if c in rd.trials.columns]
+    sort = sort or (sel.metric if not metrics else cols[0])
+    return cols, sort, sel
+
+
+def _seconds(s) -> str:
+    """A trial's share of its group's time per epoch: ``4.1 ms`` or ``0.35 s``."""
+    if s is None or s != s:
+        return "—"
+    return f"{s * 1e3:.2g} ms" if s < 0.01 else (f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s")
 
 
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
-    import math
+    """The results table: one row per configuration, ranked like the report
+    (on validation data when the study has it), pending configurations last."""
+    from sweeplab import values as V
+    from sweeplab.analysis import tables
+    from sweeplab.analysis.rundata import RunData
+    from sweeplab.analysis.stats import format_mean_std
 
-    df = run.summary(metrics=metrics, sort_by=sort)
+    rd = RunData.from_run(run)
+    all_trials = run.trials
+    axes = list(rd.axes)
+    name = (rd.study.get("study") or {}).get("name", "") if rd.study else ""
+    if rd.trials.empty:
+        t = Table(title=f"{name}: no finished trials yet ({len(all_trials)} registered)")
+        for c in _short_names(axes) + ["n"]:
+            t.add_column(c, overflow="fold")
+        console.print(t)
+        return
+    asked = sort
+    cols, sort, sel = _summary_columns(rd, metrics, sort)
+    table = tables.config_table(rd.trials, axes, cols, sort_by=sort)
     if top:
-        df = df.head(top)
-    t = Table(title=f"{run.study.get('name', '') if run.study else ''}: mean ± std over seeds"
-              + (" (test metrics)" if any(m.startswith("test_") for m in df.columns) else ""))
-    axes = list(run.axes)
-    means = [c for c in df.columns if c.endswith("_mean")]
-    for c in _short_names(axes) + ["n"] + [m[:-5].removeprefix("test_") for m in means] + ["s/epoch"]:
-        t.add_column(c, justify="right")
-    for _, row in df.iterrows():
-        cells = [_cell(row[a]) for a in axes] + [str(int(row["n"]))]
-        for m in means:
-            mean, std = row[m], row[m[:-5] + "_std"]
-            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f} ± {std:.4f}"))
-        spe = row.get("seconds_per_epoch", math.nan)
-        cells.append("—" if spe != spe else f"{spe:.3f}")
+        table = table.head(top)
+    ranked = "ranked by " + tables._label(sort)
+    if not asked and sel.split == "test" and sort == sel.metric:
+        ranked += " (no validation data)"
+    digits = 4 if console.width >= 100 else 3
+    t = Table(title=f"{name}: mean ± std over seeds, {ranked}", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False)
+    widths = [min(24, max([len(c)] + [len(_cell(v)) for v in table[a]])) for a, c in zip(axes, _short_names(axes))]
+    fits = sum(widths) + 2 * len(widths) + (5 + 2 * digits + (3 if digits == 4 else 1)) * len(cols) + 12 <= console.width
+    for (a, c), width in zip(zip(axes, _short_names(axes)), widths):
+        t.add_column(c, overflow="fold", min_width=width)
+    t.add_column("n", justify="right")
+    for c in cols:
+        t.add_column(tables._label(c), justify="right", no_wrap=fits)
+    t.add_column("time/ep", justify="right", no_wrap=True)
+    for _, row in table.iterrows():
+        cells = [_cell(row[a]) for a in axes]
+        n = f"{int(row['n'])}" + (f" ({int(row['diverged'])} diverged)" if row.get("diverged", 0) else "")
+        cells.append(n + (" ⚠" if row.get("degenerate") else ""))
+        for c in cols:
+            text = format_mean_std(row[c], row[f"{c}_std"], digits=digits).replace("–", "—")
+            cells.append(text if digits == 4 else text.replace(" ± ", "±"))
+        cells.append(_seconds(row.get("time_per_epoch")))
         t.add_row(*cells)
+    if not top and "status" in all_trials.columns and len(all_trials):
+        done = set(rd.trials["config_id"]) if "config_id" in rd.trials else set()
+        pending = all_trials[~all_trials["config_id"].isin(done)].drop_duplicates("config_id")
+        for _, row in pending.iterrows():
+            t.add_row(*[_cell(V.canonical(row.get(a))) for a in axes], "0", *["—"] * (len(cols) + 1))
     console.print(t)
+    if sel.note and sort == sel.metric:
+        console.print(sel.note, highlight=False, markup=False)
 
 
 @app.command()
@@ -244,9 +305,11 @@ def show(
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
     run = _run_dir(run_dir)
+    from sweeplab.store import StoreError
+
     try:
         _print_summary(run, metric, sort, top)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, StoreError) as e:
         _usage(str(e).strip("'\""))
 
 

@@ -266,6 +266,24 @@ class ReportSpec(BaseModel):
                                                                "from the data)")
     metrics: tuple[str, ...] | None = Field(None, description="metrics in the tables (default: all recorded)")
     top_n: int = Field(20, ge=1, description="rows of the configuration and comparison tables")
+    select_by: str | None = Field(None, description="metric that ranks configurations and picks the best: a name "
+                                                    "(f1: its validation value when the study has validation "
+                                                    "data, else test) or a split-prefixed column (test_f1); "
+                                                    "default: validation accuracy (or F1, or loss)")
+
+    @field_validator("select_by")
+    @classmethod
+    def _select_by(cls, v):
+        from sweeplab.vocab import METRICS
+
+        if v is None:
+            return v
+        base = v.split("_", 1)[1] if v.split("_", 1)[0] in ("val", "test", "train") and "_" in v else v
+        names = {e.name for e in METRICS} | {"loss"}
+        if not any(base == n or base.endswith("_" + n) for n in names):
+            raise ValueError(f"select_by: unknown metric {v!r}; accepted: {', '.join(sorted(names))}, optionally "
+                             "prefixed by val_, test_ or train_ (and a head name for multi-head models)")
+        return v
 
     @field_validator("analyses")
     @classmethod

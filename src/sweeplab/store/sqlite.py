@@ -539,7 +539,9 @@ class Store:
                     final = tdir / f"{kind}.npz"
                     staged.append((tmp, final))
                     artifacts.append((r.trial_id, kind, final.relative_to(self.run_dir).as_posix(), sha))
-            # 2. One transaction for every row of the group.
+            # 2. One transaction for every row of the group. The trials trained
+            # together share a group id (their time per epoch is the group's).
+            group_id = hashlib.sha256(" ".join(sorted(seen)).encode()).hexdigest()[:12]
             conn.execute("BEGIN IMMEDIATE")
             try:
                 now = _now()
@@ -560,7 +562,7 @@ class Store:
                     conn.execute(
                         "UPDATE trials SET status=?, epochs_run=?, diverged_epoch=?, stopped_epoch=?, best_epoch=?, "
                         "n_params=?, compile_seconds=?, seconds_per_epoch=?, epoch_seconds=?, test=?, final=?, "
-                        "confusion=?, finished=? WHERE trial_id=?",
+                        'confusion=?, finished=?, "group"=? WHERE trial_id=?',
                         (
                             r.status,
                             int(r.epochs_run),
@@ -575,6 +577,7 @@ class Store:
                             to_json(dict(r.final)),
                             to_json(dict(r.confusion)),
                             now,
+                            group_id,
                             r.trial_id,
                         ),
                     )
