@@ -25,16 +25,17 @@ def write_report(
     metrics: Sequence[str] | None = None,
     top_n: int | None = None,
     run=None,
-    force: bool = True,
+    force: bool = False,
     svg: bool = False,
 ) -> Path:
     """Write the report of a run into its directory.
 
     The report is rebuilt only when the results (or these options, or the
     sweeplab version) changed since the last build: a fingerprint of the
-    store is kept in ``.report-fingerprint`` next to ``report.html``. Pass
-    ``force=False`` to skip an up-to-date report (what ``sweeplab run`` does
-    after a run with nothing to train); ``sweeplab report`` always rebuilds.
+    store is kept in ``.report-fingerprint`` next to ``report.html``, and an
+    up-to-date report is returned as it is (so ``sweeplab run`` with nothing
+    to train costs milliseconds here). ``force=True`` always rebuilds (what
+    ``sweeplab report`` does).
 
     Args:
         run_dir: the run directory (holds the results store).
@@ -45,7 +46,7 @@ def write_report(
         top_n: rows of the configuration and comparison tables (default
             ``[report] top_n``, else 20).
         run: an already-open ``sweeplab.store.load(run_dir)`` result (optional).
-        force: rebuild even when the report is up to date (default True).
+        force: rebuild even when the report is up to date.
         svg: also write an SVG copy of each figure (slower; PNGs are always written).
 
     Returns:

@@ -63,7 +63,7 @@ def fingerprint(run_dir: Path, options: dict) -> str | None:
 
 def up_to_date(run_dir: Path, fp: str | None) -> bool:
     """Whether the report files in ``run_dir`` were built from the state ``fp`` describes."""
-    if fp is None or not (run_dir / "report.html").is_file():
+    if fp is None or not all((run_dir / n).is_file() for n in ("report.html", "report.md")):
         return False
     try:
         return (run_dir / FINGERPRINT_NAME).read_text(encoding="ascii").strip() == fp

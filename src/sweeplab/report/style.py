@@ -14,11 +14,12 @@ from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with the
-# common colour-vision deficiencies. Ordered so that the first six differ in
-# hue (blue, orange, green, vermillion, purple, black): the sky blue that is
-# easily mistaken for the dark blue comes only with a 7th value, yellow (weak
-# on white) last. Markers differ too, so colour is never the only cue.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#000000", "#56B4E9", "#F0E442"]
+# common colour-vision deficiencies. Ordered so that any first n are as far
+# apart as the palette allows (CIELAB distance >= 54 up to five values, 33 with
+# six): blue, orange, green, purple, black, then vermillion (close to orange),
+# sky blue (close to blue: the batch-size study's "full" vs 32) and yellow
+# (weak on white). Markers differ too, so colour is never the only cue.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#D55E00", "#56B4E9", "#F0E442"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", ":", "-."]
 SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
