@@ -83,10 +83,15 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with every text cell and column name passed through :func:`csv_safe_text`."""
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
             out[c] = out[c].map(csv_safe_text)
     out.columns = [csv_safe_text(c) if isinstance(c, str) else c for c in out.columns]
     return out
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """RFC 4180 CSV (CRLF rows, so a CR or LF inside a cell is quoted) of :func:`csv_safe` cells."""
+    return csv_safe(df).to_csv(index=False, lineterminator="\r\n")
 
 
 def latex_escape(text) -> str:
@@ -185,7 +190,7 @@ def write_tables(report: Report, table_dir: Path, mode: int | None = None) -> No
     for sec in report.sections:
         for it in sec.items:
             if isinstance(it, TableItem):
-                _atomic_write(table_dir / f"{it.name}.csv", csv_safe(it.data).to_csv(index=False), mode)
+                _atomic_write(table_dir / f"{it.name}.csv", to_csv(it.data), mode)
                 _atomic_write(table_dir / f"{it.name}.tex", to_latex(it), mode)
 
 
