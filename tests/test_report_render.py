@@ -167,3 +167,31 @@ def test_markdown_text_items_escape_dollar(tmp_path):
     rep = Report("s", "", [], [Section("s", "S", [TextItem("plain $x$ text", "note")])])
     render.write_all(rep, tmp_path)
     assert r"plain \$x\$ text" in (tmp_path / "report.md").read_text()
+
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+WIDTH_PROBE = ("<script>window.addEventListener('load', () => { const w = [...document.querySelectorAll('.table-wrap')];"
+               " const over = w.filter(e => e.scrollWidth > e.clientWidth + 1).length;"
+               " document.body.setAttribute('data-overflow', w.length + ':' + over); });</script>")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_wide_table_fits_1280_px_in_chromium(tmp_path):
+    cols = {"configuration": ["activation=sigmoid, hidden=[300, 100], dropout=0.2"] * 3}
+    cols.update({f"{s} {m}": ["0.9350 ± 0.0137"] * 3 for s in ("val", "test") for m in ("accuracy", "loss", "f1")})
+    cols.update({"s/epoch (share)": ["0.001 ± 0.000"] * 3, "parameters": ["203,530"] * 3, "n": ["3"] * 3})
+    render.write_all(_report(pd.DataFrame(cols)), tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    probe = tmp_path / "probe.html"  # the report forbids scripts (CSP); the probe runs in a copy without it
+    probe.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+                     .replace("</body>", WIDTH_PROBE + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--virtual-time-budget=10000"]
+    for _ in range(3):
+        out = subprocess.run([CHROMIUM, *flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True,
+                             timeout=90).stdout
+        m = re.search(r'data-overflow="(\d+):(\d+)"', out)
+        if m:
+            break
+    assert m, "probe did not run"
+    assert (int(m.group(1)), int(m.group(2))) == (1, 0), "a table runs past 1280 px (columns behind a scroll bar)"

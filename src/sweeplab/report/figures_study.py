@@ -198,7 +198,8 @@ def effect_plot(trials: pd.DataFrame, axis: str, metrics: list[str], by: str | N
             if log:
                 ax.set_xscale("log")
             if categorical:
-                ax.set_xticks(x, ticks, rotation=30 if max(map(len, ticks)) > 6 else 0)
+                crowded = max(map(len, ticks)) * len(ticks) > 9 * 3.3  # about 9 characters per inch of panel
+                ax.set_xticks(x, ticks, rotation=30 if crowded else 0, ha="right" if crowded else "center")
                 ax.set_xlim(-0.5, len(x) - 0.5)
                 ax.grid(False, axis="x")
             ax.set_xlabel(axis)

@@ -28,7 +28,7 @@ def confusion(cm, class_names=None, title: str | None = None):
     k = len(cm)
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
     frac = normalize_confusion(cm)
-    cell = 0.62 if k <= 12 else max(0.28, 7.0 / max(k, 1))
+    cell = 0.52 if k <= 12 else max(0.28, 7.0 / max(k, 1))
     longest = max(map(len, names)) if names else 1
     side = cell * k
     fig = figure(side + 1.6 + 0.07 * longest, side + 1.0 + 0.05 * longest)
