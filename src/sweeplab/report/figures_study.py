@@ -67,10 +67,12 @@ def codes(series: pd.Series) -> tuple[pd.Series, list]:
 _integer_epochs = style.integer_epochs
 
 
-def _marker(n_points: int, i: int = 0) -> dict:
+def _marker(n_points: int, i: int = 0, hollow: bool = False) -> dict:
+    """Markers for short curves (a 1-point line is invisible); hollow ones for
+    training curves, so train and validation differ even without a line."""
     if n_points > FEW_EPOCHS:
         return {}
-    return {"marker": style.marker(i), "ms": 4}
+    return {"marker": style.marker(i), "ms": 4.5} | ({"mfc": "white"} if hollow else {})
 
 
 def learning_curves(epochs: pd.DataFrame, trial_id: str, metrics=None, title: str | None = None):
@@ -85,7 +87,8 @@ def learning_curves(epochs: pd.DataFrame, trial_id: str, metrics=None, title: st
                 col = f"{split}_{m}"
                 if col in hist:
                     s = hist[col].dropna()
-                    ax.plot(s.index, s.to_numpy(), color=style.color(i), label=split, **_marker(len(s), i))
+                    ax.plot(s.index, s.to_numpy(), color=style.color(i), label=split,
+                            **_marker(len(s), i, hollow=split == "train"))
             _integer_epochs(ax, hist.index)
             ax.set_xlabel("epoch")
             ax.set_ylabel(style.UNITS.get(m.rsplit("_", 1)[-1], m))
@@ -113,6 +116,7 @@ def mean_learning_curves(epochs, trials, axis: str | None, metrics=None, splits=
     dash = {"val": "-", "train": "--"}
     with styled():
         axs = fig.subplots(1, max(1, len(names)), squeeze=False)[0]
+        short = False
         for ax, m in zip(axs, names):
             seen_epochs: list = []
             for split in splits:
@@ -121,19 +125,24 @@ def mean_learning_curves(epochs, trials, axis: str | None, metrics=None, splits=
                     i = 0 if not axis else int(v)
                     c = c.sort_values("epoch")
                     seen_epochs += c["epoch"].tolist()
+                    short = short or len(c) <= FEW_EPOCHS
                     ax.plot(c["epoch"], c["mean"], color=colours[i], ls=dash.get(split, "-"),
                             label=label(values[i]) if split == splits[-1] and axis else None,
-                            **_marker(len(c), i))
+                            **_marker(len(c), i, hollow=split == "train"))
                     sd = c["std"].fillna(0.0)
                     ax.fill_between(c["epoch"], c["mean"] - sd, c["mean"] + sd, color=colours[i], alpha=0.15, lw=0)
             _integer_epochs(ax, seen_epochs)
             ax.set_xlabel("epoch")
             ax.set_ylabel(style.UNITS.get(m.rsplit("_", 1)[-1], m))
-            ax.set_title(f"{m} (solid: val, dashed: train)" if len(splits) > 1 else f"{splits[0]} {m}")
+            ax.set_title(m if len(splits) > 1 else f"{splits[0]} {m}")
         if axis and len(values) <= 24:
             legend_outside(axs[-1], title=axis)
-        if title:
-            fig.suptitle(title, fontsize=10)
+        key = None
+        if len(splits) > 1:
+            key = ("solid line, filled marker: validation; dashed line, open marker: training" if short
+                   else "solid: validation, dashed: training")
+        if title or key:
+            fig.suptitle(title or key, fontsize=9)
     return fig
 
 
@@ -191,7 +200,7 @@ def effect_plot(trials: pd.DataFrame, axis: str, metrics: list[str], by: str | N
                 part = agg if not by else agg[agg["_by"] == j]
                 part = part.sort_values("_x")
                 px = x[part["_x"].to_numpy(int)]
-                shift = (j - (len(lines) - 1) / 2) * min(0.08, 0.6 / len(lines)) if categorical and by else 0.0
+                shift = (j - (len(lines) - 1) / 2) * min(0.15, 0.6 / len(lines)) if categorical and by else 0.0
                 ax.errorbar(px + shift, part[m], yerr=part[f"{m}_std"].fillna(0.0), marker=style.marker(j), ms=4,
                             capsize=3, color=colours[j], ls="none" if categorical else "-",
                             label=None if not by else label(lv))
