@@ -19,7 +19,7 @@ EVIL = 'Batch <script>alert("x")</script> & <b>bold</b>'
 def report_dir(tmp_path_factory):
     d, _ = make_run(tmp_path_factory.mktemp("rep"), name=EVIL, grad_layers=3,
                     sweep={"train.batch_size": [32, 64, "full"], "model.units": [4, 8]}, repeats=2)
-    write_report(d)
+    write_report(d, svg=True)
     return d
 
 
