@@ -233,7 +233,7 @@ def run(
         _write_report(run_dir)
 
 
-def _write_report(run_dir: Path, run=None) -> None:
+def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
     from sweeplab.store import StoreError
 
     try:
@@ -242,7 +242,7 @@ def _write_report(run_dir: Path, run=None) -> None:
         err.print(f"report skipped: {e}")
         return
     try:
-        path = write_report(run_dir, run=run)
+        path = write_report(run_dir, run=run, force=force)
     except StoreError as e:
         _usage(str(e))
     except OSError as e:  # disk full, read-only run directory
@@ -487,7 +487,7 @@ def report(
     all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """Write report.html, report.md, figures/ and tables/ into the run directory."""
-    _write_report(_as_run_dir(run_dir), _run_dir(run_dir, all_))
+    _write_report(_as_run_dir(run_dir), _run_dir(run_dir, all_), force=True)
 
 
 @app.command("list")
