@@ -56,7 +56,7 @@ def _environment(msg: str) -> None:
 
 def _os_error(where, e: OSError, doing: str) -> None:
     what = e.strerror or str(e)
-    path = e.filename if e.filename else where
+    path = e.filename2 or e.filename or where  # os.replace(tmp, dest): name the destination
     _environment(f"{path}: cannot {doing}: {what}")
 
 
@@ -443,9 +443,9 @@ def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datas
 
         for reg in (LAYERS, ACTIVATIONS, INITIALIZERS, OPTIMIZERS, LOSSES, METRICS):
             t = Table(title=_plural(reg.kind), title_justify="left")
-            t.add_column("name")
-            t.add_column("parameters (defaults)", overflow="fold")  # one per line; long ones wrap, never cut
-            t.add_column("description")
+            t.add_column("name", overflow="fold")  # long names and defaults wrap, never cut
+            t.add_column("parameters (defaults)", overflow="fold")  # one per line
+            t.add_column("description", overflow="fold")
             for e in reg:
                 ps = "\n".join(f"{p.name}={p.default!r}" for p in e.params)
                 t.add_row(e.name + (f" ({', '.join(e.aliases)})" if e.aliases else ""), ps, e.doc)
