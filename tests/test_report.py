@@ -19,7 +19,7 @@ EVIL = 'Batch <script>alert("x")</script> & <b>bold</b>'
 def report_dir(tmp_path_factory):
     d, _ = make_run(tmp_path_factory.mktemp("rep"), name=EVIL, grad_layers=3,
                     sweep={"train.batch_size": [32, 64, "full"], "model.units": [4, 8]}, repeats=2)
-    write_report(d)
+    write_report(d, svg=True)
     return d
 
 
@@ -64,7 +64,7 @@ def test_latex_tables_use_booktabs_and_escape(report_dir):
 def test_markdown_links_figures_and_states_best(report_dir):
     md = (report_dir / "report.md").read_text()
     assert "](figures/gradient_flow.png)" in md
-    assert "The best configuration is train.batch\\_size = 32, model.units = 4" in md
+    assert "The best configuration by validation accuracy is train.batch\\_size = 32, model.units = 4" in md
 
 
 def test_report_section_chooses_analyses_and_metrics(tmp_path):
@@ -78,7 +78,7 @@ def test_report_section_chooses_analyses_and_metrics(tmp_path):
     # arguments override the study file
     write_report(d, analyses=["top"], metrics=["accuracy"], top_n=2)
     md = (d / "report.md").read_text()
-    assert "Top 2 of 3 configurations by test accuracy" in md
+    assert "Top 2 of 3 configurations by val accuracy" in md
 
 
 def test_unknown_analysis_is_a_clear_error(tmp_path):

@@ -50,12 +50,15 @@ def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progr
     return summary
 
 
-def load(run_dir):
-    """Open a run directory: DataFrames (``.trials``, ``.epochs``), tables and plots."""
+def load(run_dir, *, all=False):  # noqa: A002 - mirrors the CLI's --all
+    """Open a run directory: DataFrames (``.trials``, ``.epochs``), tables and plots.
+
+    The trials of the study run last in ``run_dir``; ``all=True``: every trial stored there.
+    """
     from sweeplab.analysis import attach
     from sweeplab.store import load as _load
 
-    return attach(_load(run_dir))
+    return attach(_load(run_dir, all=all))
 
 
 def __getattr__(name):

@@ -32,6 +32,7 @@ from pathlib import Path  # noqa: E402
 from typing import Optional  # noqa: E402
 
 import typer  # noqa: E402
+from rich import box  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
@@ -98,11 +99,11 @@ def _as_run_dir(path: Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def _run_dir(path: Path):
+def _run_dir(path: Path, all_trials: bool = False):
     from sweeplab.store import StoreError, load
 
     try:
-        return load(_as_run_dir(path))
+        return load(_as_run_dir(path), all=all_trials)
     except StoreError as e:
         _usage(str(e))
 
@@ -177,9 +178,11 @@ class _SafePoints:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     study: str = typer.Argument(..., help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", is_flag=True, help="discard earlier results and start over"),
+    fresh: bool = typer.Option(False, "--fresh", is_flag=True,
+                               help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
 ) -> None:
@@ -191,19 +194,17 @@ def run(
     _signals.check()
     from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import default_run_dir, plan, run_study
-    from sweeplab.store import Store, StoreError
+    from sweeplab.store import RunLock, StoreError, finished_ids
 
     enable_compilation_cache()
     _signals.check()
     s = _load(study)
     run_dir = out or default_run_dir(s)
-    done: set = set()
-    if not fresh and (Path(run_dir) / "results.sqlite").exists():  # nothing is created before the plan
-        try:
-            with Store(run_dir, lock=False) as store:
-                done = store.finished_ids()
-        except StoreError as e:
-            _usage(str(e))
+    try:  # held until the command ends; removed again if no store gets created
+        lock = ctx.with_resource(RunLock(run_dir))
+        done = set() if fresh else finished_ids(run_dir)
+    except StoreError as e:
+        _usage(str(e))
     try:
         groups = plan(s, done, max_group_size=max_group_size)
     except _user_errors() as e:
@@ -216,7 +217,7 @@ def run(
     console.print(f"device: {_device()}")
     try:
         with safe:
-            summary = run_study(s, run_dir, fresh=fresh, progress=safe, max_group_size=max_group_size)
+            summary = run_study(s, run_dir, fresh=fresh, progress=safe, max_group_size=max_group_size, lock=lock)
     except StoreError as e:
         _usage(str(e))
     except _user_errors() as e:  # data missing, or a model that does not fit the data
@@ -232,7 +233,7 @@ def run(
         _write_report(run_dir)
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
     from sweeplab.store import StoreError
 
     try:
@@ -241,7 +242,7 @@ def _write_report(run_dir: Path) -> None:
         err.print(f"report skipped: {e}")
         return
     try:
-        path = write_report(run_dir)
+        path = write_report(run_dir, run=run, force=force)
     except StoreError as e:
         _usage(str(e))
     except OSError as e:  # disk full, read-only run directory
@@ -349,57 +350,117 @@ def _print_table(t: Table, out: Console | None = None) -> None:
 
 def _cell(value, width: int = 48) -> str:
     """A swept value for a table cell; a layer list reads ``conv2d(32,relu) > max_pooling2d > ...``."""
-    import json
+    from sweeplab import values as V
 
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) and "type" in v for v in value):
+    value = V.canonical(value)
+    if isinstance(value, V.SweepList) and value.items and all(isinstance(v, V.SweepDict) and v.get("type")
+                                                               for v in value.items):
         def one(layer):
-            args = [str(layer[k]) for k in ("units", "filters", "rate") if k in layer]
+            args = [V.label(layer.get(k)) for k in ("units", "filters", "rate") if layer.get(k) is not None]
             if layer.get("activation") not in (None, "linear"):
-                args.append(layer["activation"])
-            return layer["type"] + (f"({','.join(args)})" if args else "")
+                args.append(str(layer.get("activation")))
+            return str(layer.get("type")) + (f"({','.join(args)})" if args else "")
 
-        value = " > ".join(one(v) for v in value)
-    if isinstance(value, tuple):  # lists come back from the store as tuples (hashable)
-        value = list(value)
-    text = str(value)
+        text = " > ".join(one(v) for v in value.items)
+    else:
+        text = V.label(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short_names(paths: list[str]) -> list[str]:
     """The shortest unique dotted suffix of each axis path (model.mlp.hidden -> hidden)."""
-    for k in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
-        names = [".".join(p.split(".")[-k:]) for p in paths]
-        if len(set(names)) == len(names):
-            return names
-    return list(paths)
+    from sweeplab.analysis.notebook import short_names
+
+    return short_names(paths)
+
+
+def _summary_columns(rd, metrics, sort):
+    """The metric columns and the ranking column of the results table, chosen
+    as the report chooses them (validation first when the study has it)."""
+    from sweeplab.analysis import tables
+
+    sel = rd.selection
+    recorded = ", ".join(tables.metric_columns(rd.trials))
+
+    def resolve(option, name):
+        try:
+            return tables.selection(rd.trials, None, name, rd.study)
+        except ValueError:
+            raise ValueError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
+
+    if sort:
+        sort = sort if sort in rd.trials.columns else resolve("--sort", sort).metric
+    if not metrics:
+        cols = sel.columns + [sel.loss]
+    else:
+        cols = []
+        for m in metrics:
+            cols += [m] if m in rd.trials.columns else resolve("--metric", m).columns
+    cols = [c for c in dict.fromkeys(cols) if c in rd.trials.columns]
+    sort = sort or (sel.metric if not metrics else cols[0])
+    return cols, sort, sel
+
+
+def _seconds(s) -> str:
+    from sweeplab.analysis.stats import format_seconds
+
+    return format_seconds(s)
 
 
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
-    import math
+    """The results table: one row per configuration, ranked like the report
+    (on validation data when the study has it), pending configurations last."""
+    from sweeplab import values as V
+    from sweeplab.analysis import tables
+    from sweeplab.analysis.rundata import RunData
+    from sweeplab.analysis.stats import format_mean_std
 
-    df = run.summary(metrics=metrics, sort_by=sort)
+    rd = RunData.from_run(run)
+    all_trials = run.trials
+    axes = list(rd.axes)
+    name = (rd.study.get("study") or {}).get("name", "") if rd.study else ""
+    if rd.trials.empty:
+        t = Table(title=f"{name}: no finished trials yet ({len(all_trials)} registered)")
+        for c in _short_names(axes) + ["n"]:
+            t.add_column(c, overflow="fold")
+        console.print(t)
+        return
+    asked = sort
+    cols, sort, sel = _summary_columns(rd, metrics, sort)
+    table = tables.config_table(rd.trials, axes, cols, sort_by=sort)
     if top:
-        df = df.head(top)
-    t = Table(title=f"{run.study.get('name', '') if run.study else ''}: mean ± std over seeds"
-              + (" (test metrics)" if any(m.startswith("test_") for m in df.columns) else ""))
-    axes = list(run.axes)
-    means = [c for c in df.columns if c.endswith("_mean")]
-    for c in _short_names(axes) + ["n"] + [m[:-5].removeprefix("test_") for m in means] + ["s/epoch"]:
-        t.add_column(c, justify="right")
-    for _, row in df.iterrows():
-        cells = [_cell(row[a]) for a in axes] + [str(int(row["n"]))]
-        for m in means:
-            mean, std = row[m], row[m[:-5] + "_std"]
-            cells.append("—" if mean != mean else (f"{mean:.4f}" if std != std else f"{mean:.4f} ± {std:.4f}"))
-        spe = row.get("seconds_per_epoch", math.nan)
-        cells.append("—" if spe != spe else f"{spe:.3f}")
+        table = table.head(top)
+    ranked = "ranked by " + tables._label(sort)
+    if not asked and sel.split == "test" and sort == sel.metric:
+        ranked += " (no validation data)"
+    digits = 4 if console.width >= 100 else 3
+    t = Table(title=f"{name}: mean ± std over seeds, {ranked}", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False)
+    widths = [min(24, max([len(c)] + [len(_cell(v)) for v in table[a]])) for a, c in zip(axes, _short_names(axes))]
+    fits = sum(widths) + 2 * len(widths) + (5 + 2 * digits + (3 if digits == 4 else 1)) * len(cols) + 12 <= console.width
+    for (a, c), width in zip(zip(axes, _short_names(axes)), widths):
+        t.add_column(c, overflow="fold", min_width=width)
+    t.add_column("n", justify="right")
+    for c in cols:
+        t.add_column(tables._label(c), justify="right", no_wrap=fits)
+    t.add_column("time/ep", justify="right", no_wrap=True)
+    for _, row in table.iterrows():
+        cells = [_cell(row[a]) for a in axes]
+        n = f"{int(row['n'])}" + (f" ({int(row['diverged'])} diverged)" if row.get("diverged", 0) else "")
+        cells.append(n + (" ⚠" if row.get("degenerate") else ""))
+        for c in cols:
+            text = format_mean_std(row[c], row[f"{c}_std"], digits=digits).replace("–", "—")
+            cells.append(text if digits == 4 else text.replace(" ± ", "±"))
+        cells.append(_seconds(row.get("time_per_epoch")))
         t.add_row(*cells)
+    if not top and "status" in all_trials.columns and len(all_trials):
+        done = set(rd.trials["config_id"]) if "config_id" in rd.trials else set()
+        pending = all_trials[~all_trials["config_id"].isin(done)].drop_duplicates("config_id")
+        for _, row in pending.iterrows():
+            t.add_row(*[_cell(V.canonical(row.get(a))) for a in axes], "0", *["—"] * (len(cols) + 1))
     _print_table(t)
+    if sel.note and sort == sel.metric:
+        console.print(sel.note)
 
 
 @app.command()
@@ -408,11 +469,12 @@ def show(
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric(s) to show, e.g. test_accuracy"),
     sort: Optional[str] = typer.Option(None, "--sort", help="sort by this metric"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="show only the best N configurations"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
     from sweeplab.store import StoreError
 
-    run = _run_dir(run_dir)
+    run = _run_dir(run_dir, all_)
     try:
         _print_summary(run, metric, sort, top)
     except (KeyError, ValueError, StoreError) as e:  # an unknown metric, or a damaged store
@@ -420,10 +482,12 @@ def show(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
+def report(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
+) -> None:
     """Write report.html, report.md, figures/ and tables/ into the run directory."""
-    _run_dir(run_dir)
-    _write_report(_as_run_dir(run_dir))
+    _write_report(_as_run_dir(run_dir), _run_dir(run_dir, all_), force=True)
 
 
 @app.command("list")

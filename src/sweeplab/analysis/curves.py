@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-
 import pandas as pd
+
+from sweeplab import values as V
 
 
 def trial_history(epochs: pd.DataFrame, trial_id: str) -> pd.DataFrame:
@@ -20,6 +21,15 @@ def trial_history(epochs: pd.DataFrame, trial_id: str) -> pd.DataFrame:
     wide = h.pivot_table(index="epoch", columns=["split", "metric"], values="value", aggfunc="mean")
     wide.columns = [f"{s}_{m}" for s, m in wide.columns]
     return wide.sort_index()
+
+
+def keras_history(epochs: pd.DataFrame, trial_id: str) -> pd.DataFrame:
+    """One trial's history with the names of Keras's ``History.history``:
+    ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (and ``test_*`` when
+    the test data was evaluated each epoch); index ``epoch`` from 1."""
+    wide = trial_history(epochs, trial_id)
+    wide.columns = [c[len("train_"):] if c.startswith("train_") else c for c in wide.columns]
+    return wide
 
 
 def mean_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str | None, split: str, metric: str) -> pd.DataFrame:
@@ -37,14 +47,18 @@ def mean_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str | None, sp
     if sel.empty:
         return pd.DataFrame(columns=["value", "epoch", "mean", "std", "n"])
     if axis is None:
-        groups = pd.Series("all", index=trials.index)
+        groups = pd.Series("all", index=trials.index, dtype=object)
     else:
-        groups = trials[axis].map(lambda v: str(v) if isinstance(v, (list, dict)) else v)
-    sel = sel.assign(value_=sel["trial_id"].map(groups))
-    sel = sel[sel["value_"].notna()] if axis is not None else sel
-    g = sel.groupby(["value_", "epoch"], sort=False)["value"]
+        groups = trials[axis].map(V.canonical)
+    distinct = V.sort_values(groups.dropna()) if axis is not None else ["all"]
+    code = {v: i for i, v in enumerate(distinct)}
+    sel = sel.assign(code_=sel["trial_id"].map(lambda t: code.get(groups.get(t), -1) if t in groups.index else -1))
+    sel = sel[sel["code_"] >= 0]
+    g = sel.groupby(["code_", "epoch"], sort=True)["value"]
     out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}).reset_index()
-    return out.rename(columns={"value_": "value"}).sort_values(["value", "epoch"], key=_mixed_key, kind="mergesort")
+    values = pd.Series([distinct[c] for c in out["code_"]], index=out.index, dtype=object)
+    out.insert(0, "value", values)
+    return out.drop(columns=["code_"]).reset_index(drop=True)
 
 
 def _mixed_key(col: pd.Series) -> pd.Series:
@@ -106,4 +120,4 @@ def final_epoch_values(epochs: pd.DataFrame) -> pd.DataFrame:
     return last
 
 
-__all__ = ["trial_history", "mean_curves", "gradient_flow", "has_gradients", "layer_order", "final_epoch_values"]
+__all__ = ["trial_history", "keras_history", "mean_curves", "gradient_flow", "has_gradients", "layer_order", "final_epoch_values"]

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from sweeplab.analysis import classification as _cls
@@ -49,39 +50,109 @@ class RunAnalysis:
     def _metrics(self, metrics):
         return metrics or self.data.report_spec.get("metrics")
 
+    def axis(self, name: str) -> str:
+        """The full dotted path of an axis given by it or by the short name the
+        CLI and the report print (``dropout`` -> ``model.mlp.dropout``).
+
+        Raises:
+            KeyError: naming the axes when ``name`` matches none or several.
+        """
+        if name in self.axes:
+            return name
+        hits = [a for a in self.axes if a.endswith("." + name)]
+        if len(hits) == 1:
+            return hits[0]
+        what = "matches several axes" if hits else "is not a sweep axis of this run"
+        raise KeyError(f"{name!r} {what}; axes: {', '.join(self.axes) or '(none)'}")
+
+    @property
+    def selection(self) -> _tables.Selection:
+        """How configurations are ranked: ``.metric`` (e.g. ``val_accuracy``),
+        ``.report`` (the test metric shown beside it), ``.split``, ``.note``."""
+        return self.data.selection
+
+    def summary(self, metrics=None, sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
+        """One row per configuration (pending ones too): ``n``, ``diverged`` and
+        ``<metric>_mean``/``_std``, ranked like the report (the selection
+        metric, validation first) unless ``sort_by`` says otherwise."""
+        from sweeplab.store.frame import default_metrics, summarize
+
+        trials = self.run.trials
+        axes = list(self.run.axes)
+        if metrics is None:
+            metrics = list(dict.fromkeys(self.selection.columns + default_metrics(trials, axes))) \
+                if not self.data.trials.empty else None
+        if sort_by is None and not self.data.trials.empty:
+            sort_by = self.selection.metric
+            metrics = list(dict.fromkeys([*(metrics or []), sort_by]))
+        return summarize(trials, axes, metrics, sort_by, ascending)
+
     def table(self, axis: str | None = None, metrics=None, *, sort_by=None, top_n=None, formatted=False) -> pd.DataFrame:
-        """Per-axis table (one row per value of ``axis``) or, without ``axis``,
-        one row per configuration; mean/std/n over seeds, best first, ``best`` marked.
+        """Per-axis table (one row per value of ``axis``, full or short name) or,
+        without ``axis``, one row per configuration; mean/std/n over seeds, best
+        first by the selection metric (validation when the study has it).
 
         Args:
             formatted: return ``mean ± std`` strings ready to print.
         """
         t = self.data.trials
         m = self._metrics(metrics)
+        sort_by = sort_by or self.selection.metric
         if axis is None:
-            table = _tables.config_table(t, self.axes, m, sort_by=sort_by, top_n=top_n)
+            table = _tables.config_table(t, self.axes, m, sort_by=sort_by, top_n=top_n,
+                                         majority=self.data.majority_share())
         else:
-            if axis not in t.columns:
-                raise KeyError(f"{axis!r} is not a sweep axis of this run; axes: {', '.join(self.axes) or '(none)'}")
-            table = _tables.axis_table(t, axis, m, sort_by=sort_by)
-        return _tables.format_table(table) if formatted else table
+            table = _tables.axis_table(t, self.axis(axis), m, sort_by=sort_by)
+        return _tables.format_table(table, columns=_tables.display_columns(table, self.selection)) if formatted \
+            else table
 
     def compare(self, metric: str | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
-        """Welch's t-test of the best configuration against each other one."""
+        """Welch's t-test of the best configuration against each other one
+        (on the selection metric by default; Holm-corrected ``p_holm``)."""
         t = self.data.trials
-        metric = metric or _tables.primary_metric(t, self._metrics(None))
+        metric = metric or self.selection.metric
         key = _config_key(t, self.axes)
         return _stats.compare_with_best(t.assign(configuration=key), "configuration", metric, alpha=alpha)
 
     def best(self, metric: str | None = None) -> str:
         """The best configuration in one sentence, with its numbers."""
-        return _tables.best_sentence(self.data.trials, self.axes, self._metrics(None), metric=metric)
+        sel = self.selection if metric is None else _tables.Selection(metric, None, metric.split("_", 1)[0])
+        return _tables.best_sentence(self.data.trials, self.axes, self._metrics(None), sel=sel)
 
-    def history(self, trial_id: str) -> pd.DataFrame:
-        return _curves.trial_history(self.data.epochs, trial_id)
+    @property
+    def best_trials(self) -> list[str]:
+        """Trial ids of the best configuration's seeds, first seed first
+        (ranked as :attr:`selection` says)."""
+        return self.data.best_trials()
 
-    def gradient_flow(self, trial_id: str) -> dict[str, pd.DataFrame]:
-        return _curves.gradient_flow(self.data.epochs, trial_id)
+    @property
+    def best_params(self) -> dict:
+        """The swept values of the best configuration, ``{axis: value}`` with
+        lists as lists (like Optuna's ``best_params``, scikit-learn's ``best_params_``)."""
+        from sweeplab import values as V
+
+        ids = self.best_trials
+        if not ids:
+            raise LookupError("the run has no finished trials yet")
+        row = self.data.trials.loc[ids[0]]
+        return {a: V.to_plain(row[a]) for a in self.axes}
+
+    @property
+    def best_config(self) -> dict:
+        """The best configuration's full resolved configuration (data, model, train)."""
+        ids = self.best_trials
+        if not ids:
+            raise LookupError("the run has no finished trials yet")
+        return self.data.config(ids[0])
+
+    def history(self, trial_id: str | None = None) -> pd.DataFrame:
+        """A trial's per-epoch history with Keras ``History.history`` names
+        (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``; plus ``test_*``
+        when test data was evaluated every epoch). Default: the best trial."""
+        return _curves.keras_history(self.data.epochs, self._trial(trial_id))
+
+    def gradient_flow(self, trial_id: str | None = None) -> dict[str, pd.DataFrame]:
+        return _curves.gradient_flow(self.data.epochs, self._trial(trial_id))
 
     def confusion(self, trial_id: str | None = None, head: str | None = None, normalize: str | None = None) -> pd.DataFrame:
         """Confusion matrix of a trial's test predictions (default: the best trial)."""
@@ -89,20 +160,33 @@ class RunAnalysis:
         return _cls.confusion_frame(_cls.confusion_matrix(y_true, y_pred), normalize=normalize)
 
     def scores(self, trial_id: str | None = None, head: str | None = None, average=None) -> _cls.Scores:
+        """Per-class precision, recall and F1 of a trial (default: the best trial)."""
         y_true, y_pred, _ = self._predictions(trial_id, head)
         return _cls.precision_recall_f1(y_true, y_pred, average)
 
     def misclassified(self, trial_id: str | None = None, head: str | None = None, n: int = 25) -> pd.DataFrame:
-        tid = trial_id or self.data.representative_trial()
+        """The worst misclassified test examples of a trial (default: the best trial)."""
+        tid = self._trial(trial_id)
         y_true, y_pred, proba = self._predictions(tid, head)
         preds = self.data.predictions(tid) or {}
         return _cls.misclassified(y_true, y_pred, proba, preds.get("index"), n=n)
 
+    def _trial(self, trial_id: str | None) -> str:
+        if trial_id is not None:
+            if str(trial_id) not in self.data.trials.index:
+                raise LookupError(f"no finished trial {trial_id!r} in this run")
+            return str(trial_id)
+        tid = self.data.representative_trial()
+        if tid is None:
+            raise LookupError("the run has no finished trials yet")
+        return tid
+
     def _predictions(self, trial_id, head):
-        tid = trial_id or self.data.representative_trial()
+        tid = self._trial(trial_id)
         preds = self.data.predictions(tid)
         if not preds:
-            raise LookupError(f"trial {tid!r} has no saved predictions")
+            reason = self.data.damaged.get(tid)
+            raise LookupError(f"trial {tid!r} has no readable saved predictions" + (f" ({reason})" if reason else ""))
         head = head or heads(preds)[0]
         return preds.get(f"y_true/{head}"), preds.get(f"y_pred/{head}"), preds.get(f"proba/{head}")
 
@@ -113,9 +197,23 @@ def heads(predictions: dict) -> list[str]:
 
 
 def _config_key(trials: pd.DataFrame, axes: list[str]) -> pd.Series:
+    """One label per trial naming its configuration (``activation=relu, hidden=[64]``)."""
+    from sweeplab import values as V
+
     if not axes:
         return trials["config_id"].astype(str)
-    return trials[axes].astype(str).apply(lambda r: ", ".join(f"{a}={v}" for a, v in zip(axes, r)), axis=1)
+    short = short_names(axes)
+    return pd.Series([", ".join(f"{s}={V.label(v)}" for s, v in zip(short, row))
+                      for row in trials[axes].itertuples(index=False)], index=trials.index, dtype=object)
+
+
+def short_names(paths: list[str]) -> list[str]:
+    """The shortest unique dotted suffix of each axis path (model.mlp.hidden -> hidden)."""
+    for k in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        names = [".".join(p.split(".")[-k:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)
 
 
 class Plots:
@@ -131,8 +229,8 @@ class Plots:
 
         d = self._o.data
         if trial_id is not None:
-            return fs.learning_curves(d.epochs, trial_id, metrics)
-        axis = (d.axes[0] if d.axes else None) if axis == "auto" else axis
+            return fs.learning_curves(d.epochs, self._o._trial(trial_id), metrics)
+        axis = (d.axes[0] if d.axes else None) if axis == "auto" else (self._o.axis(axis) if axis else None)
         return fs.mean_learning_curves(d.epochs, d.trials, axis, metrics)
 
     def effect(self, axis: str | None = None, metrics=None, by: str | None = None):
@@ -140,8 +238,9 @@ class Plots:
         from sweeplab.report import figures_study as fs
 
         d = self._o.data
-        axis = axis or d.axes[0]
-        metrics = metrics or [_tables.primary_metric(d.trials, self._o._metrics(None))]
+        axis = self._o.axis(axis) if axis else d.axes[0]
+        by = self._o.axis(by) if by else None
+        metrics = metrics or self._o.selection.columns
         metrics = [m if m in d.trials.columns else f"test_{m}" for m in metrics]
         return fs.effect_plot(d.trials, axis, metrics, by=by)
 
@@ -149,15 +248,15 @@ class Plots:
         from sweeplab.report import figures_study as fs
 
         d = self._o.data
-        rows, cols = rows or d.axes[0], cols or d.axes[1]
-        metric = metric or _tables.primary_metric(d.trials, self._o._metrics(None))
+        rows = self._o.axis(rows) if rows else d.axes[0]
+        cols = self._o.axis(cols) if cols else d.axes[1]
+        metric = metric or self._o.selection.metric
         return fs.heatmap(d.trials, rows, cols, metric)
 
     def gradient_flow(self, trial_id: str | None = None):
         from sweeplab.report import figures_trial as ft
 
-        tid = trial_id or self._o.data.representative_trial()
-        return ft.gradient_flow(_curves.gradient_flow(self._o.data.epochs, tid))
+        return ft.gradient_flow(_curves.gradient_flow(self._o.data.epochs, self._o._trial(trial_id)))
 
     def confusion(self, trial_id: str | None = None, head: str | None = None, class_names=None):
         from sweeplab.report import figures_trial as ft
@@ -169,6 +268,10 @@ class Plots:
         from sweeplab.report import figures_trial as ft
 
         y_true, _, proba = self._o._predictions(trial_id, head)
+        if proba is None:
+            raise LookupError("this trial saved no class probabilities: no precision-recall curve")
+        if np.ndim(proba) == 2 and np.shape(proba)[1] > 2:
+            return _pr_one_vs_rest(y_true, proba)
         p, r, _, ap = _cls.precision_recall_curve(y_true, proba)
         return ft.pr_curve(p, r, ap, prevalence=float((_cls._labels(y_true) == 1).mean()))
 
@@ -179,3 +282,23 @@ class Plots:
 
         xx, yy, proba = decision_regions(predict, x)
         return ft.decision_regions(xx, yy, proba, x, y, class_names)
+
+
+def _pr_one_vs_rest(y_true, proba):
+    """One precision-recall curve per class (that class against the rest) on one axes."""
+    from sweeplab.report import style
+
+    y = _cls._labels(y_true)
+    fig = style.figure(6.4, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for k in range(np.shape(proba)[1]):
+        p, r, _, ap = _cls.precision_recall_curve((y == k).astype(int), np.asarray(proba)[:, k])
+        ax.step(r, p, where="post", color=style.color(k), linestyle=style.linestyle(k),
+                label=f"{k} (AP {ap:.3f})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("precision-recall, one class against the rest")
+    style.legend_outside(ax, title="class")
+    return fig

@@ -21,6 +21,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from sweeplab import values as V
+
 EPOCH_COLUMNS = ["trial_id", "epoch", "split", "metric", "value"]
 
 
@@ -78,6 +80,10 @@ class RunData:
     config_loader: Callable[[str], dict] | None = None
     params_loader: Callable[[str], dict] | None = None
     predictions_loader: Callable[[str], dict] | None = None
+    damaged: dict = field(default_factory=dict)
+    damaged_loader: Callable[[], dict] | None = None
+    _selection: tuple | None = field(default=None, repr=False)
+    _majority: tuple | None = field(default=None, repr=False)
 
     # ---- construction
 
@@ -113,6 +119,7 @@ class RunData:
             config_loader=_loader(run, store, "config"),
             params_loader=_loader(run, store, "load_params", "params"),
             predictions_loader=_loader(run, store, "load_predictions", "predictions"),
+            damaged_loader=_loader(run, store, "damaged_trials", "verify_artifacts"),
         )
 
     # ---- facts
@@ -133,47 +140,127 @@ class RunData:
         return {k: self.study[k] for k in ("data", "model", "train") if k in self.study}
 
     def params(self, trial_id: str) -> dict[str, np.ndarray] | None:
-        return _safe(self.params_loader, trial_id)
+        """A trial's saved parameters; None when it has none (a damaged file is
+        recorded in :attr:`damaged` with the reason, for the report to say)."""
+        return _safe(self.params_loader, trial_id, self.damaged, "params")
 
     def predictions(self, trial_id: str) -> dict[str, np.ndarray] | None:
-        return _safe(self.predictions_loader, trial_id)
+        return _safe(self.predictions_loader, trial_id, self.damaged, "predictions")
+
+    @property
+    def selection(self):
+        """How configurations are ranked (:func:`sweeplab.analysis.tables.selection`):
+        on validation data when the study has it, else on test, or as
+        ``[report] select_by`` says."""
+        from sweeplab.analysis.tables import selection
+
+        key = (len(self.trials), tuple(self.report_spec.get("metrics") or ()), self.report_spec.get("select_by"))
+        if self._selection is None or self._selection[0] != key:
+            self._selection = (key, selection(self.trials, self.report_spec.get("metrics"),
+                                              self.report_spec.get("select_by"), self.study))
+        return self._selection[1]
+
+    def config_table(self, metric: str | None = None):
+        """One row per configuration, best first by ``metric`` (default: the selection metric)."""
+        from sweeplab.analysis.tables import config_table
+
+        return config_table(self.trials, self.axes, self.report_spec.get("metrics"),
+                            sort_by=metric or self.selection.metric, majority=self.majority_share())
+
+    def best_config_id(self, metric: str | None = None) -> str | None:
+        """``config_id`` of the best configuration (None for an empty run)."""
+        if self.trials.empty:
+            return None
+        table = self.config_table(metric)
+        if "config_id" in table.columns:
+            return str(table["config_id"].iloc[0])
+        return None
+
+    def trials_of(self, config: dict | str) -> list[str]:
+        """Trial ids of one configuration, first seed first.
+
+        Args:
+            config: a ``config_id``, or ``{axis: value}`` for every axis
+                (values compared in canonical form: ``[64]`` equals ``(64,)``).
+
+        Raises:
+            LookupError: when no trial matches (never a silent fallback).
+        """
+        from sweeplab import values as V
+
+        t = self.trials
+        if isinstance(config, str):
+            mask = t["config_id"].astype(str).eq(config).to_numpy() if "config_id" in t else np.zeros(len(t), bool)
+        else:
+            mask = np.ones(len(t), bool)
+            for a, v in config.items():
+                if a not in t.columns:
+                    raise LookupError(f"{a!r} is not a sweep axis of this run; axes: {', '.join(self.axes) or '(none)'}")
+                mask &= np.fromiter((V.same(x, v) for x in t[a]), bool, len(t))
+        cand = t[mask]
+        if cand.empty:
+            raise LookupError(f"no trial of this run has configuration {config!r}")
+        order = [c for c in ("repeat", "fold", "seed") if c in cand.columns]
+        cand = cand.sort_values(order, kind="mergesort") if order else cand
+        return [str(i) for i in cand.index]
+
+    def best_trials(self, metric: str | None = None) -> list[str]:
+        """Trial ids of the best configuration's seeds (first seed first)."""
+        if self.trials.empty:
+            return []
+        table = self.config_table(metric)
+        best = table.iloc[0]
+        if "config_id" in table.columns:
+            return self.trials_of(str(best["config_id"]))
+        return self.trials_of({a: best[a] for a in self.axes})
 
     def representative_trial(self, metric: str | None = None) -> str | None:
         """The trial shown in per-trial analyses: the first seed of the best configuration."""
-        from sweeplab.analysis.tables import config_table, primary_metric
+        ids = self.best_trials(metric)
+        return ids[0] if ids else None
 
-        t = self.trials
-        if t.empty:
-            return None
-        try:
-            metric = metric or primary_metric(t, self.report_spec.get("metrics"))
-        except ValueError:
-            return str(t.index[0])
-        by = self.axes or ["config_id"]
-        best = config_table(t, self.axes, sort_by=metric).iloc[0]
-        mask = np.ones(len(t), bool)
-        for a in by:
-            mask &= (t[a].map(_key) == _key(best[a])).to_numpy()
-        cand = t[mask].sort_values(["repeat"] if "repeat" in t else [])
-        return str(cand.index[0] if len(cand) else t.index[0])
-
-
-def _key(v):
-    return str(v) if isinstance(v, (list, dict, tuple)) else v
+    def majority_share(self) -> float | None:
+        """Share of the most frequent class in the test labels (None when unknown)."""
+        if self._majority is not None:
+            return self._majority[0]
+        share = None
+        if not self.trials.empty and self.predictions_loader is not None:
+            for tid in list(self.trials.index[:3]):
+                preds = self.predictions(tid) or {}
+                ys = [v for k, v in preds.items() if k.startswith("y_true/")]
+                if ys and np.asarray(ys[0]).ndim == 1 and np.issubdtype(np.asarray(ys[0]).dtype, np.integer):
+                    counts = np.bincount(np.asarray(ys[0]).astype(np.int64))
+                    share = float(counts.max() / counts.sum()) if counts.sum() else None
+                    break
+        self._majority = (share,)
+        return share
 
 
-def _safe(loader, trial_id):
+def _safe(loader, trial_id, damaged: dict | None = None, kind: str = ""):
     if loader is None:
         return None
     try:
         out = loader(trial_id)
-    except (FileNotFoundError, KeyError, LookupError, OSError, ValueError):
+    except (FileNotFoundError, KeyError, LookupError, OSError, ValueError) as exc:
+        _note_damage(damaged, trial_id, kind, exc)
         return None
-    except Exception as exc:  # a store error for a trial without artifacts
+    except Exception as exc:  # a store error: missing, unreadable or tampered artifact
         if type(exc).__name__ == "StoreError":
+            _note_damage(damaged, trial_id, kind, exc)
             return None
         raise
     return dict(out) if out else None
+
+
+def _note_damage(damaged: dict | None, trial_id: str, kind: str, exc: BaseException) -> None:
+    """Record why an artifact could not be read; a trial that simply has no
+    artifact of this kind (none was saved) is not damage."""
+    if damaged is None:
+        return
+    text = str(exc)
+    if "no " in text and ("artifact" in text or "saved" in text) and "missing" not in text:
+        return
+    damaged.setdefault(str(trial_id), f"{kind}: {text.splitlines()[0] if text else type(exc).__name__}")
 
 
 def _frame(run, attr, store, method) -> pd.DataFrame:
@@ -224,6 +311,10 @@ def normalise_trials(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     for a in axes:
         if a not in t.columns:
             t[a] = None
+        t[a] = pd.Series([V.canonical(_maybe_json(v)) for v in t[a]], index=t.index, dtype=object)
+    if "time_per_epoch" not in t.columns and "seconds_per_epoch" in t.columns:
+        t["group_seconds_per_epoch"] = pd.to_numeric(t["seconds_per_epoch"], errors="coerce")
+        t["time_per_epoch"] = t["group_seconds_per_epoch"] / _group_sizes(t)
     if "time_per_epoch" not in t.columns:
         for alt in ("seconds_per_epoch", "epoch_time", "time_per_epoch_s"):
             if alt in t.columns:
@@ -241,6 +332,16 @@ def normalise_trials(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     if "config_id" not in t.columns:
         t["config_id"] = t[axes].astype(str).agg("|".join, axis=1) if axes else "all"
     return t
+
+
+def _group_sizes(t: pd.DataFrame) -> pd.Series:
+    """How many trials trained together in each trial's compiled group (1 when
+    the store does not say: stores written before groups were recorded)."""
+    if "group" not in t.columns:
+        return pd.Series(1.0, index=t.index)
+    g = t["group"].fillna("").astype(str)
+    sizes = g.map(g.value_counts()).astype(float)
+    return sizes.where(g.ne(""), 1.0)
 
 
 def normalise_epochs(epochs: pd.DataFrame) -> pd.DataFrame:

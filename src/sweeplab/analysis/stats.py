@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from sweeplab import values as V
+
 LOWER_IS_BETTER = ("loss", "mae", "mse", "error", "time", "seconds")
 
 
@@ -24,33 +26,36 @@ def lower_is_better(metric: str) -> bool:
 def aggregate(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, sample standard deviation (ddof=1) and count of each metric per group.
 
+    Groups are formed on :func:`sweeplab.values.canonical` values, so ``[64]``
+    and ``(64,)`` are one group, and the output keeps the canonical values.
+
     Args:
         frame: one row per trial.
         by: grouping columns (sweep axes, or ``config_id``).
         metrics: numeric columns to summarise.
 
     Returns:
-        One row per group; columns ``(metric, "mean"|"std"|"n")`` flattened to
-        ``metric``, ``metric_std``, ``metric_n``.
+        One row per group, in order of first appearance; columns ``(metric,
+        "mean"|"std"|"n")`` flattened to ``metric``, ``metric_std``, ``metric_n``.
     """
     metrics = [m for m in metrics if m in frame.columns]
-    keys = [frame[c].map(_hashable) for c in by]
-    grouped = frame[metrics].apply(pd.to_numeric, errors="coerce").groupby(keys, sort=False, dropna=False)
+    keys = [tuple(V.canonical(v) for v in row) for row in frame[by].itertuples(index=False)] if by else \
+        [()] * len(frame)
+    distinct = list(dict.fromkeys(keys))
+    code = {k: i for i, k in enumerate(distinct)}
+    codes = np.fromiter((code[k] for k in keys), dtype=np.int64, count=len(keys))
+    grouped = frame[metrics].apply(pd.to_numeric, errors="coerce").groupby(codes, sort=True)
     mean, std, n = grouped.mean(), grouped.std(ddof=1), grouped.count()
-    out = pd.DataFrame(index=mean.index)
+    out = pd.DataFrame({c: pd.Series([k[i] for k in distinct], dtype=object) for i, c in enumerate(by)})
     for m in metrics:
-        out[m] = mean[m]
-        out[f"{m}_std"] = std[m]
-        out[f"{m}_n"] = n[m].astype(int)
-    return out.reset_index()
+        out[m] = mean[m].reindex(range(len(distinct))).to_numpy()
+        out[f"{m}_std"] = std[m].reindex(range(len(distinct))).to_numpy()
+        out[f"{m}_n"] = n[m].reindex(range(len(distinct))).fillna(0).astype(int).to_numpy()
+    return out
 
 
 def _hashable(v):
-    if isinstance(v, (list, tuple)):
-        return str(list(v))
-    if isinstance(v, dict):
-        return str(v)
-    return v
+    return V.canonical(v)
 
 
 def welch(a, b) -> tuple[float, float]:
@@ -69,49 +74,84 @@ def welch(a, b) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+MIN_SEEDS_FOR_TEST = 3
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down; NaN stays NaN)."""
+    p = np.asarray(pvalues, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if not ok.size:
+        return out
+    order = ok[np.argsort(p[ok], kind="mergesort")]
+    m = order.size
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
 def compare_with_best(
     frame: pd.DataFrame, group_col: str, metric: str, *, alpha: float = 0.05, higher_is_better: bool | None = None
 ) -> pd.DataFrame:
     """Compare the best group with every other one by Welch's t-test over seeds.
 
+    With several comparisons the p-values are corrected for multiplicity by
+    Holm's step-down method (``p_holm``), and ``distinguishable`` uses the
+    corrected value. A comparison where either side has fewer than
+    :data:`MIN_SEEDS_FOR_TEST` seeds has little power: its p-value is kept but
+    ``distinguishable`` is None ("too few seeds"), never a verdict.
+
     Args:
         frame: one row per trial with ``group_col`` and ``metric``.
         group_col: column naming the configuration of each trial.
         metric: the value compared.
-        alpha: significance level; ``p >= alpha`` means *not distinguishable*.
+        alpha: significance level; ``p_holm >= alpha`` means *not distinguishable*.
         higher_is_better: direction; guessed from the metric name by default.
 
     Returns:
         One row per group, best first: ``mean, std, n, diff`` (other minus best),
-        ``t, p``, ``distinguishable`` (True/False, or None when a group has a
-        single seed and no comparison is possible) and ``best`` (bool).
+        ``t, p, p_holm``, ``distinguishable`` (True/False, or None when no test
+        is possible or it has too few seeds), ``low_power`` and ``best`` (bool).
     """
     if higher_is_better is None:
         higher_is_better = not lower_is_better(metric)
     vals = pd.to_numeric(frame[metric], errors="coerce")
-    groups = {k: v.dropna().to_numpy() for k, v in vals.groupby(frame[group_col].map(_hashable), sort=False)}
+    keys = frame[group_col].map(V.canonical)
+    groups: dict = {}
+    for k, v in zip(keys, vals):
+        groups.setdefault(k, [])
+        if not math.isnan(v):
+            groups[k].append(v)
+    groups = {k: np.asarray(v, float) for k, v in groups.items()}
     rows = [(k, v.mean() if v.size else math.nan, v.std(ddof=1) if v.size > 1 else math.nan, v.size)
             for k, v in groups.items()]
     table = pd.DataFrame(rows, columns=[group_col, "mean", "std", "n"])
+    table[group_col] = pd.Series([r[0] for r in rows], dtype=object)
     table = table.sort_values("mean", ascending=not higher_is_better, na_position="last", kind="mergesort")
     table = table.reset_index(drop=True)
     best_key = table[group_col].iloc[0]
     best = groups[best_key]
-    ts, ps, dist = [], [], []
+    ts, ps = [], []
     for k in table[group_col]:
         t, p = welch(groups[k], best) if k != best_key else (math.nan, math.nan)
         ts.append(t)
         ps.append(p)
-        dist.append(None if (k == best_key or math.isnan(p)) else bool(p < alpha))
+    low = [k != best_key and min(groups[k].size, best.size) < MIN_SEEDS_FOR_TEST for k in table[group_col]]
+    p_holm = holm(ps)
+    dist = [None if (k == best_key or math.isnan(p) or lo) else bool(p < alpha)
+            for k, p, lo in zip(table[group_col], p_holm, low)]
     table["diff"] = table["mean"] - table["mean"].iloc[0]
-    table["t"], table["p"], table["distinguishable"] = ts, ps, dist
-    table["best"] = table[group_col] == best_key
+    table["t"], table["p"], table["p_holm"] = ts, ps, p_holm
+    table["distinguishable"], table["low_power"] = dist, low
+    table["best"] = [k == best_key for k in table[group_col]]
+    table.attrs.update(correction="holm", alpha=alpha, tests=int(np.sum(~np.isnan(np.asarray(ps, float)))))
     return table
 
 
 def comparison_possible(frame: pd.DataFrame, group_col: str) -> bool:
     """False when no configuration has at least two seeds (a t-test needs two)."""
-    return bool((frame.groupby(frame[group_col].map(_hashable)).size() >= 2).any())
+    return bool((frame[group_col].map(V.canonical).value_counts() >= 2).any())
 
 
 def format_mean_std(mean: float, std: float, n: int | None = None, digits: int = 4) -> str:
@@ -124,3 +164,13 @@ def format_mean_std(mean: float, std: float, n: int | None = None, digits: int =
     if n is not None:
         text += f" (n={n})"
     return text
+
+
+def format_seconds(s) -> str:
+    """A duration for a table cell: ``4.1 ms``, ``350 ms``, ``2.35 s``; ``—`` when unknown."""
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "—"
+    s = float(s)
+    if s < 0.01:
+        return f"{s * 1e3:.2g} ms"
+    return f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s"

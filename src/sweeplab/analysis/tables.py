@@ -1,23 +1,38 @@
-"""Per-study tables: one row per sweep value (seed reports' tables), top-N
-configurations, a two-axis grid for heat maps, and the best configuration in
-one sentence.
+"""Per-study tables: one row per sweep value (seed reports' tables), one row
+per configuration, a two-axis grid for heat maps, and the best configuration
+in one sentence.
+
+Configurations are **ranked on validation data** whenever the study has it
+(a validation split, ``validation_data``, or the cross-validation folds'
+held-out parts); the test metric of the chosen configuration is reported
+beside it. Only a study without validation data ranks on test, and
+:func:`selection` says so in one sentence. ``[report] select_by`` overrides.
 
 All functions take the trials frame of :class:`~sweeplab.analysis.rundata.RunData`
-(one row per trial; sweep axes as columns named by their dotted path;
-``test_<metric>``, final ``train_<metric>``/``val_<metric>``,
-``time_per_epoch``, ``n_params``).
+(one row per trial; sweep axes as columns named by their dotted path, holding
+:func:`sweeplab.values.canonical` values; ``test_<metric>``, final
+``train_<metric>``/``val_<metric>``, ``time_per_epoch``, ``n_params``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sweeplab.analysis.stats import aggregate, format_mean_std, lower_is_better
+from sweeplab import values as V
+from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds, lower_is_better
 
 EXTRA_COLUMNS = ("time_per_epoch", "n_params")
+_DEFAULT_BASES = ("accuracy", "f1", "loss", "mae", "mse")
+_SPLITS = ("test", "train", "val")
+
+
+def value_key(v):
+    """Sort key for sweep values (see :func:`sweeplab.values.order_key`)."""
+    return V.order_key(v)
 
 
 def metric_columns(trials: pd.DataFrame, metrics=None) -> list[str]:
@@ -27,146 +42,377 @@ def metric_columns(trials: pd.DataFrame, metrics=None) -> list[str]:
         metrics: base names (``accuracy``) or full names (``test_accuracy``);
             by default every test/train/val column present.
     """
-    present = [c for c in trials.columns if c.split("_", 1)[0] in ("test", "train", "val") and "_" in c]
+    present = [c for c in trials.columns if c.split("_", 1)[0] in _SPLITS and "_" in c]
     if metrics:
         wanted = []
         for m in metrics:
-            full = [m] if m in present else [f"{s}_{m}" for s in ("test", "train", "val")]
+            full = [m] if m in present else [f"{s}_{m}" for s in _SPLITS]
             wanted += [c for c in full if c in present]
         present = list(dict.fromkeys(wanted))
     order = {"test": 0, "train": 1, "val": 2}
     return sorted(present, key=lambda c: order[c.split("_", 1)[0]])
 
 
-def primary_metric(trials: pd.DataFrame, metrics=None) -> str:
-    """The metric that ranks configurations: the first requested metric on the
-    test split (else validation, else training); by default test accuracy,
-    then test F1, then test loss, then the first test metric there is."""
-    cols = metric_columns(trials, metrics)
-    if metrics:
-        for m in metrics:
-            for s in ("test", "val", "train"):
-                for c in ([m] if m in cols else [f"{s}_{m}"]):
-                    if c in cols and trials[c].notna().any():
-                        return c
-    for c in ("test_accuracy", "test_f1", "test_loss", "val_accuracy", "val_loss"):
-        if c in trials.columns and trials[c].notna().any():
-            return c
-    for c in cols:
-        if trials[c].notna().any():
-            return c
+def _has(trials: pd.DataFrame, col: str) -> bool:
+    return col in trials.columns and pd.to_numeric(trials[col], errors="coerce").notna().any()
+
+
+def _base(name: str) -> str:
+    split, _, rest = name.partition("_")
+    return rest if split in _SPLITS and rest else name
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How configurations are ranked and which number is reported for the chosen one.
+
+    Attributes:
+        metric: the column that ranks configurations (``val_accuracy``).
+        report: the test column reported beside it (``test_accuracy``), or None.
+        split: ``validation``, ``cross-validation``, ``test`` or ``train``.
+        note: one sentence for reports when the ranking is not on validation
+            data (empty otherwise).
+    """
+
+    metric: str
+    report: str | None
+    split: str
+    note: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        """The ranking column, then the reported test column."""
+        return [self.metric] + ([self.report] if self.report and self.report != self.metric else [])
+
+    @property
+    def loss(self) -> str:
+        """The loss on the ranking split (``val_loss``)."""
+        return self.metric.split("_", 1)[0] + "_loss"
+
+    def describe(self) -> str:
+        """``validation accuracy`` / ``test accuracy`` for captions."""
+        split = self.metric.split("_", 1)[0]
+        words = {"val": "validation", "cv": "cross-validation"}.get(split, split)
+        if self.split == "cross-validation":
+            words = "cross-validation"
+        return f"{words} {_base(self.metric)}"
+
+
+def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
+              study: dict | None = None) -> Selection:
+    """Choose the ranking metric: validation when the study has it, else test.
+
+    Args:
+        metrics: the study's ``[report] metrics`` (base or full names); the
+            first one names the quantity (accuracy, f1, loss...).
+        select_by: ``[report] select_by``: a base name (``f1``: ranked on its
+            validation value) or a full column (``test_accuracy``: exactly that).
+        study: the study as a dict (for ``data.validation_data``).
+
+    Raises:
+        ValueError: when nothing can rank the configurations, or ``select_by``
+            names a metric the run did not record.
+    """
+    data = (study or {}).get("data") or {}
+    cv = bool(((study or {}).get("train") or {}).get("cross_validation")) or (
+        "fold" in trials.columns and pd.to_numeric(trials["fold"], errors="coerce").notna().any())
+    val_is_test = str(data.get("validation_data", "")) == "test"
+
+    def from_base(base: str, explicit: bool) -> Selection | None:
+        for split in ("val", "test", "train"):
+            col = f"{split}_{base}"
+            if _has(trials, col):
+                return _make(col, base, explicit)
+        return None
+
+    def _make(col: str, base: str, explicit: bool) -> Selection:
+        split = col.split("_", 1)[0]
+        report = f"test_{base}" if _has(trials, f"test_{base}") else None
+        if split == "val":
+            kind = "cross-validation" if cv else "validation"
+            note = ""
+            if val_is_test:
+                note = ("This study's validation data is its test set (data.validation_data = \"test\", as the "
+                        "Keras notebook it reproduces did), so the ranking is on test data: the chosen "
+                        "configuration's test score is optimistic.")
+            return Selection(col, report, kind, note)
+        if split == "test":
+            note = ("Ranked on test data because the study has no validation data "
+                    "(set data.validation_split to choose on validation data instead)."
+                    if not explicit else "Ranked on test data as [report] select_by asks.")
+            return Selection(col, None, "test", note)
+        return Selection(col, report, "train", "Ranked on the final training value: the run recorded no "
+                                                "validation or test metric of this kind.")
+
+    if select_by:
+        if select_by in trials.columns and select_by.split("_", 1)[0] in _SPLITS:
+            if not _has(trials, select_by):
+                raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+                                 + ", ".join(metric_columns(trials)))
+            return _make(select_by, _base(select_by), True)
+        sel = from_base(_base(select_by), True)
+        if sel is None:
+            raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+                             + ", ".join(metric_columns(trials)))
+        return sel
+    bases = [_base(m) for m in (metrics or [])] + list(_DEFAULT_BASES)
+    for m in metrics or []:  # a full name in [report] metrics keeps its split when it is not test
+        if m in trials.columns and m.startswith(("val_", "train_")) and _has(trials, m):
+            return _make(m, _base(m), False)
+    for base in dict.fromkeys(bases):
+        sel = from_base(base, False)
+        if sel is not None:
+            return sel
+    for c in metric_columns(trials):
+        if _has(trials, c):
+            return from_base(_base(c), False) or _make(c, _base(c), False)
     raise ValueError("no metric to rank configurations by: the run has no test/val/train metrics")
 
 
-def value_key(v):
-    """Sort key for sweep values: numbers numerically, then the rest as text
-    (``[32, 64, "full"]`` keeps ``full`` last)."""
-    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-        return (0, float(v), "")
-    return (1, 0.0, str(v))
+def primary_metric(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
+                   study: dict | None = None) -> str:
+    """The column that ranks configurations (see :func:`selection`)."""
+    return selection(trials, metrics, select_by, study).metric
+
+
+def _table_columns(trials: pd.DataFrame, metrics, sort_by: str) -> list[str]:
+    cols = metric_columns(trials, metrics) + [c for c in EXTRA_COLUMNS if c in trials.columns]
+    if sort_by not in cols:
+        cols.insert(0, sort_by)
+    return cols
+
+
+def _sort(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
+    return table.sort_values(sort_by, ascending=lower_is_better(sort_by), na_position="last",
+                             kind="mergesort").reset_index(drop=True)
+
+
+def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by=None, top_n=None,
+                 majority: float | None = None) -> pd.DataFrame:
+    """One row per configuration (all sweep values), best first, at most ``top_n`` rows.
+
+    Rows are grouped by ``config_id`` (the hash of the resolved configuration)
+    when the frame has it, so a lookup never depends on how a value prints.
+
+    Args:
+        sort_by: ranking column (default: :func:`primary_metric`).
+        majority: the share of the most frequent test class, to flag
+            classifiers that predict one class (``degenerate``).
+
+    Returns:
+        ``rank``, the axes (canonical values), ``config_id``, for each metric
+        ``m``, ``m_std``, ``m_n``; ``n_params`` (an integer), ``time_per_epoch``;
+        ``n`` (trials), ``diverged``, ``degenerate``, ``best``.
+    """
+    sort_by = sort_by or primary_metric(trials, metrics)
+    cols = _table_columns(trials, metrics, sort_by)
+    by = ["config_id"] if "config_id" in trials.columns else list(axes)
+    table = aggregate(trials, by, [c for c in cols if c != "n_params"])
+    if by == ["config_id"]:
+        first = trials.drop_duplicates("config_id").set_index("config_id")
+        for a in axes:
+            table[a] = table["config_id"].map(first[a])
+        table = table[[*axes, *[c for c in table.columns if c not in axes]]]
+    keys = _group_keys(trials, by)
+    if "n_params" in trials.columns:
+        table["n_params"] = _params_per_group(trials, keys, table, by)
+    table["n"] = table[by[0]].map(keys.value_counts()).fillna(0).astype(int) if by else len(trials)
+    if "status" in trials.columns:
+        div = keys[trials["status"].eq("diverged").to_numpy()].value_counts()
+        table["diverged"] = table[by[0]].map(div).fillna(0).astype(int)
+    table = _sort(table, sort_by)
+    table["degenerate"] = degenerate(table, majority)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["best"] = table["rank"] == 1
+    if len(table) and pd.isna(table[sort_by].iloc[0]):
+        table["best"] = False
+    table.attrs.update(axes=list(axes) or by, sort_by=sort_by, metrics=cols, total=len(table))
+    return table.head(top_n) if top_n else table
+
+
+def _group_keys(trials: pd.DataFrame, by: list[str]) -> pd.Series:
+    if len(by) == 1:
+        return trials[by[0]].map(V.canonical)
+    return pd.Series([tuple(V.canonical(v) for v in row) for row in trials[by].itertuples(index=False)],
+                     index=trials.index)
+
+
+def _params_per_group(trials, keys, table, by) -> list:
+    """The parameter count of each row: one integer, or ``(min, max)`` when it varies."""
+    n = pd.to_numeric(trials["n_params"], errors="coerce")
+    lo, hi = n.groupby(keys.to_numpy()).min(), n.groupby(keys.to_numpy()).max()
+    out = []
+    for k in (table[by[0]] if len(by) == 1 else table[by].itertuples(index=False)):
+        k = V.canonical(k) if len(by) == 1 else tuple(V.canonical(v) for v in k)
+        a, b = lo.get(k, np.nan), hi.get(k, np.nan)
+        out.append(np.nan if pd.isna(a) else (int(a) if a == b else (int(a), int(b))))
+    return out
+
+
+def degenerate(table: pd.DataFrame, majority: float | None = None) -> pd.Series:
+    """Rows whose classifier predicts (almost surely) one class: an F1 of 0, or
+    an accuracy equal to the majority class's share of the test set."""
+    flag = pd.Series(False, index=table.index)
+    for col in ("test_f1", "val_f1"):
+        if col in table.columns:
+            flag |= pd.to_numeric(table[col], errors="coerce").fillna(1.0).abs().lt(1e-12)
+    if majority is not None and "test_accuracy" in table.columns:
+        acc = pd.to_numeric(table["test_accuracy"], errors="coerce")
+        std = pd.to_numeric(table.get("test_accuracy_std", pd.Series(0.0, index=table.index)), errors="coerce")
+        flag |= (acc - majority).abs().lt(5e-4) & std.fillna(0).lt(1e-3)
+    return flag
 
 
 def axis_table(trials: pd.DataFrame, axis: str, metrics=None, *, sort_by: str | None = None) -> pd.DataFrame:
-    """One row per value of a sweep axis: mean, std and n of each metric.
+    """One row per value of a sweep axis: mean, seed spread and n of each metric.
 
-    Values are averaged over seeds (and over the other axes' values, when
-    there are other axes). Sorted best first by ``sort_by`` (default: the
-    primary metric); the ``best`` column marks the first row.
+    The mean is over every trial with that value (seeds and the other axes'
+    values). The ``_std`` columns are the **seed spread**: the mean, over the
+    configurations with that value, of the standard deviation over seeds; so
+    ± never mixes seed noise with the effect of the other axes. ``_sd_all``
+    holds the plain standard deviation over all those trials.
 
     Returns:
-        Columns ``axis``, then for each metric ``m``, ``m_std``, ``m_n``;
-        ``time_per_epoch``/``n_params`` the same way; ``best``.
+        Columns ``axis``, then for each metric ``m``, ``m_std``, ``m_n``,
+        ``m_sd_all``; ``time_per_epoch``/``n_params`` the same way; ``best``.
     """
-    cols = metric_columns(trials, metrics) + [c for c in EXTRA_COLUMNS if c in trials.columns]
     sort_by = sort_by or primary_metric(trials, metrics)
-    if sort_by not in cols:
-        cols.insert(0, sort_by)
-    table = aggregate(trials, [axis], cols)
-    table = table.sort_values(sort_by, ascending=lower_is_better(sort_by), na_position="last", kind="mergesort")
-    table = table.reset_index(drop=True)
+    cols = _table_columns(trials, metrics, sort_by)
+    numeric = [c for c in cols if c != "n_params"]
+    table = aggregate(trials, [axis], numeric)
+    cfg = "config_id" if "config_id" in trials.columns else None
+    if cfg:
+        per_cfg = aggregate(trials, [cfg], numeric)
+        first = trials.drop_duplicates(cfg).set_index(cfg)[axis].map(V.canonical)
+        per_cfg["__v"] = per_cfg[cfg].map(first)
+        for m in numeric:
+            table[f"{m}_sd_all"] = table[f"{m}_std"]
+            spread = per_cfg.groupby("__v", sort=False)[f"{m}_std"].mean()
+            table[f"{m}_std"] = table[axis].map(spread)
+    if "n_params" in trials.columns:
+        table["n_params"] = _params_per_group(trials, trials[axis].map(V.canonical), table, [axis])
+    table = _sort(table, sort_by)
     table["best"] = False
     if len(table) and not pd.isna(table[sort_by].iloc[0]):
         table.loc[0, "best"] = True
-    table.attrs.update(axis=axis, sort_by=sort_by, metrics=cols)
+    table.attrs.update(axis=axis, sort_by=sort_by, metrics=cols, spread="seed" if cfg else "all")
     return table
-
-
-def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by=None, top_n=None) -> pd.DataFrame:
-    """One row per configuration (all sweep values), best first, at most ``top_n`` rows."""
-    cols = metric_columns(trials, metrics) + [c for c in EXTRA_COLUMNS if c in trials.columns]
-    sort_by = sort_by or primary_metric(trials, metrics)
-    if sort_by not in cols:
-        cols.insert(0, sort_by)
-    by = list(axes) if axes else ["config_id"]
-    table = aggregate(trials, by, cols)
-    table = table.sort_values(sort_by, ascending=lower_is_better(sort_by), na_position="last", kind="mergesort")
-    table = table.reset_index(drop=True)
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    table["best"] = table["rank"] == 1
-    table.attrs.update(axes=by, sort_by=sort_by, metrics=cols, total=len(table))
-    return table.head(top_n) if top_n else table
 
 
 def heatmap_grid(trials: pd.DataFrame, row_axis: str, col_axis: str, metric: str) -> pd.DataFrame:
     """Mean of ``metric`` for each pair of values of two axes (averaged over
-    seeds and the remaining axes): rows ``row_axis``, columns ``col_axis``."""
+    seeds and the remaining axes): rows ``row_axis``, columns ``col_axis``,
+    both in :func:`sweeplab.values.order_key` order."""
     agg = aggregate(trials, [row_axis, col_axis], [metric])
-    grid = agg.pivot(index=row_axis, columns=col_axis, values=metric)
-    rows = sorted(grid.index, key=value_key)
-    cols = sorted(grid.columns, key=value_key)
-    return grid.loc[rows, cols]
+    rows, cols = V.sort_values(agg[row_axis]), V.sort_values(agg[col_axis])
+    grid = pd.DataFrame(np.nan, index=pd.Index(rows, dtype=object, name=row_axis),
+                        columns=pd.Index(cols, dtype=object, name=col_axis))
+    for r, c, v in zip(agg[row_axis], agg[col_axis], agg[metric]):
+        grid.iat[rows.index(V.canonical(r)), cols.index(V.canonical(c))] = v
+    return grid
 
 
-def format_table(table: pd.DataFrame, *, digits: int = 4) -> pd.DataFrame:
-    """A table for display: ``mean ± std`` strings, one ``n`` column, a ``★`` on the best row."""
+def display_columns(table: pd.DataFrame, sel: Selection | None = None) -> list[str]:
+    """The metric columns a default table shows (about 7 columns in all): the
+    ranking metric, its test counterpart, the loss on the ranking split, the
+    time share per epoch and the parameter count. Everything else is in the CSV."""
     metrics = table.attrs.get("metrics", [])
-    keys = [c for c in table.columns if c not in metrics and not c.endswith(("_std", "_n")) and c != "best"]
+    sort_by = table.attrs.get("sort_by")
+    chosen = sel.columns + [sel.loss] if sel else ([sort_by] if sort_by else [])
+    if not sel and sort_by:
+        base, split = _base(sort_by), sort_by.split("_", 1)[0]
+        chosen += [c for c in (f"test_{base}", f"{split}_loss") if c != sort_by]
+    chosen = [c for c in dict.fromkeys(chosen) if c in metrics and c in table.columns]
+    return chosen + [c for c in EXTRA_COLUMNS if c in table.columns]
+
+
+def format_table(table: pd.DataFrame, *, digits: int = 4, columns: list[str] | None = None) -> pd.DataFrame:
+    """A table for display: ``mean ± std`` strings, parameters as integers, an
+    ``n`` column only when the count varies, ``★`` on the best row and ``⚠``
+    on degenerate or diverged rows.
+
+    Args:
+        columns: the metric columns to show (default: :func:`display_columns`).
+    """
+    metrics = table.attrs.get("metrics", [])
+    shown = columns if columns is not None else display_columns(table)
+    hidden = set(metrics) | {"rank", "config_id", "best", "n", "diverged", "degenerate"}
+    keys = [c for c in table.columns if c not in hidden and not c.endswith(("_std", "_n", "_sd_all"))]
     out = table[keys].copy()
+    for a in keys:
+        out[a] = [V.label(v) for v in table[a]]
     n_col = None
-    for m in metrics:
+    for m in shown:
         if m not in table.columns:
             continue
-        d = 0 if m == "n_params" else (3 if m == "time_per_epoch" else digits)
-        std = table[f"{m}_std"]
         if m == "n_params":
-            std = std.where(std > 0)  # a count that does not vary needs no ± 0
-        out[_label(m)] = [format_mean_std(a, s, None, d) for a, s in zip(table[m], std)]
-        n_col = n_col if n_col is not None else table[f"{m}_n"]
-    if n_col is not None:
-        out["n"] = n_col.to_numpy()
-    if "best" in table.columns:
-        out.insert(0, "", np.where(table["best"], "★", ""))
+            out[_label(m)] = [_params(v) for v in table[m]]
+            continue
+        if m == "time_per_epoch":
+            out[_label(m)] = [format_seconds(v) for v in table[m]]
+            continue
+        out[_label(m)] = [format_mean_std(a, s, None, digits) for a, s in zip(table[m], table[f"{m}_std"])]
+        n_col = n_col if n_col is not None else table.get(f"{m}_n")
+    counts = table["n"] if "n" in table.columns else n_col
+    if counts is not None and pd.Series(counts).nunique() > 1:
+        out["n"] = pd.Series(counts).to_numpy()
+    marks = np.where(table["best"], "★", "") if "best" in table.columns else np.full(len(table), "")
+    flags = np.zeros(len(table), bool)
+    for c in ("degenerate", "diverged"):
+        if c in table.columns:
+            flags |= table[c].fillna(0).astype(bool).to_numpy()
+    out.insert(0, "", [m + ("⚠" if f else "") for m, f in zip(marks, flags)])
+    out.attrs.update(table.attrs)
     return out
+
+
+def seeds_note(table: pd.DataFrame) -> str:
+    """``3 seeds per configuration`` when the count is constant, else ''."""
+    counts = table["n"] if "n" in table.columns else None
+    if counts is None or not len(counts) or pd.Series(counts).nunique() != 1:
+        return ""
+    n = int(pd.Series(counts).iloc[0])
+    return f"{n} seed{'s' if n != 1 else ''} per configuration"
+
+
+def _params(v) -> str:
+    if isinstance(v, tuple):
+        return f"{v[0]:,}–{v[1]:,}"
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{int(v):,}"
 
 
 def _label(col: str) -> str:
     if col == "time_per_epoch":
-        return "time/epoch (s)"
+        return "time/epoch"
     if col == "n_params":
         return "parameters"
     split, _, metric = col.partition("_")
     return f"{split} {metric}" if metric else col
 
 
-def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric: str | None = None) -> str:
-    """The best configuration in one sentence, with its numbers."""
+def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric: str | None = None,
+                  sel: Selection | None = None) -> str:
+    """The best configuration in one sentence, with its numbers: the ranking
+    metric and, beside it, the chosen configuration's test metric."""
     if trials.empty:
         return "The run has no finished trials."
-    metric = metric or primary_metric(trials, metrics)
-    table = config_table(trials, axes, metrics, sort_by=metric)
+    sel = sel or (Selection(metric, None, metric.split("_", 1)[0]) if metric else selection(trials, metrics))
+    table = config_table(trials, axes, metrics, sort_by=sel.metric)
     best = table.iloc[0]
-    where = ", ".join(f"{a} = {_value(best[a])}" for a in axes) if axes else "the single configuration"
-    text = f"The best configuration is {where}, with {_label(metric)} {format_mean_std(best[metric], best[f'{metric}_std'])}"
-    n = int(best[f"{metric}_n"])
-    text += f" over {n} seed{'s' if n != 1 else ''}"
-    others = [m for m in metric_columns(trials, metrics) if m != metric and m.startswith(metric.split("_")[0])][:2]
-    extra = [f"{_label(m)} {format_mean_std(best[m], best[m + '_std'])}" for m in others if not pd.isna(best[m])]
-    if extra:
-        text += " (" + "; ".join(extra) + ")"
-    return text + f", out of {len(table)} configuration{'s' if len(table) != 1 else ''}."
+    where = ", ".join(f"{a} = {V.label(best[a])}" for a in axes) if axes else "the single configuration"
+    text = (f"The best configuration by {sel.describe()} is {where}: "
+            f"{_label(sel.metric)} {format_mean_std(best[sel.metric], best[f'{sel.metric}_std'])}")
+    if sel.report and sel.report in table.columns and not pd.isna(best[sel.report]):
+        text += f", {_label(sel.report)} {format_mean_std(best[sel.report], best[sel.report + '_std'])}"
+    n = int(best[f"{sel.metric}_n"])
+    text += f" (mean ± std over {n} seed{'s' if n != 1 else ''}), out of {len(table)} configuration"
+    text += "s." if len(table) != 1 else "."
+    if sel.note:
+        text += " " + sel.note
+    return text
 
 
 def _value(v) -> str:
-    if isinstance(v, float) and v.is_integer() and not math.isinf(v):
-        return str(int(v)) if abs(v) < 1e15 else str(v)
-    return str(v)
+    return V.label(v)

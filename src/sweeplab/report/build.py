@@ -9,7 +9,10 @@ the sweep allows, and the per-trial ones the run's data supports
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 
 from sweeplab.analysis import curves, model_view, stats, tables
 from sweeplab.analysis.rundata import RunData
@@ -92,12 +95,16 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
     analyses = analyses if analyses is not None else spec.get("analyses")
     metrics = list(metrics if metrics is not None else (spec.get("metrics") or [])) or None
     top_n = int(top_n or spec.get("top_n") or 20)
+    if metrics != (list(spec.get("metrics") or []) or None):  # arguments override the study file
+        rd = dataclasses.replace(rd, study={**rd.study, "report": {**spec, "metrics": metrics}})
     sections: list[Section] = []
     if rd.trials.empty:
         return Report(rd.name, _description(rd), _facts(rd, None), [Section("empty", "No results", [
-            TextItem("The run has no finished trials yet.", "note")])])
-    metric = tables.primary_metric(rd.trials, metrics)
-    tid = rd.representative_trial(metric)
+            TextItem("The run has no finished trials yet: run the study (again) to train them, "
+                     "then write the report.", "note")])])
+    sel = rd.selection
+    metric = sel.metric
+    tid = rd.representative_trial()
     ctx = bt.TrialContext(rd, tid) if tid else None
     chosen = check_analyses(analyses) if analyses is not None else default_analyses(rd, ctx)
     study_builders = {
@@ -117,10 +124,30 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
             sections.append(study_builders[key]())
     trial_keys = [k for k in chosen if k in TRIAL_ANALYSES]
     if trial_keys and ctx is not None:
-        sections.append(Section("trial", f"Trial {tid} (best configuration, first seed)", [TextItem(_trial_text(rd, tid))]))
+        sections.append(Section("trial", f"Trial {tid} (best configuration by {sel.describe()}, first seed)",
+                                [TextItem(_trial_text(rd, tid))]))
         for key in trial_keys:
             sections.append(bt.build(ctx, key, metrics))
-    return Report(rd.name, _description(rd), _facts(rd, metric), sections)
+    damaged = _damaged(rd)
+    if damaged:
+        sections.append(Section("damaged", "Damaged trials", [TextItem(
+            f"{len(damaged)} trial{'s' if len(damaged) != 1 else ''} of this run could not be read completely, so "
+            "sections that need their saved files are missing or incomplete; run the study again to retrain "
+            "them: " + "; ".join(f"{t}: {why}" for t, why in sorted(damaged.items())), "note")]))
+    return Report(rd.name, _description(rd), _facts(rd, sel), sections)
+
+
+def _damaged(rd: RunData) -> dict:
+    """Trials whose saved files are missing or fail their checksum: those the
+    store reports, and those the report itself failed to read."""
+    found = dict(rd.damaged)
+    finder = getattr(rd, "damaged_loader", None)
+    if callable(finder):
+        try:
+            found.update({str(k): str(v) for k, v in (finder() or {}).items()})
+        except Exception as exc:  # the store cannot be verified: say so once
+            found.setdefault("(store)", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return found
 
 
 def _description(rd: RunData) -> str:
@@ -128,16 +155,20 @@ def _description(rd: RunData) -> str:
 
 
 def _trial_text(rd: RunData, tid: str) -> str:
+    from sweeplab import values as V
+
     row = rd.trials.loc[tid]
-    where = ", ".join(f"{a} = {row[a]}" for a in rd.axes) or "the only configuration"
+    where = ", ".join(f"{a} = {V.label(row[a])}" for a in rd.axes) or "the only configuration"
     return f"The analyses below are for one trial: {where}, seed {row.get('seed', '?')}."
 
 
-def _facts(rd: RunData, metric) -> list[tuple[str, str]]:
+def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
     t = rd.trials
     n_cfg = t["config_id"].nunique() if "config_id" in t else len(t)
     facts = [("trials", f"{len(t)} ({n_cfg} configurations)"),
              ("sweep axes", ", ".join(rd.axes) or "none")]
+    if t.empty:
+        return facts
     if "seed" in t:
         per = t.groupby("config_id").size() if "config_id" in t else None
         if per is not None and len(per):
@@ -145,10 +176,14 @@ def _facts(rd: RunData, metric) -> list[tuple[str, str]]:
                           else f"{int(per.min())}–{int(per.max())}"))
     if "status" in t and (t["status"] == "diverged").any():
         facts.append(("diverged trials", str(int((t["status"] == "diverged").sum()))))
-    if "epochs_run" in t:
-        facts.append(("epochs per trial", f"{int(t['epochs_run'].min())}–{int(t['epochs_run'].max())}"
-                      if t["epochs_run"].min() != t["epochs_run"].max() else str(int(t["epochs_run"].max()))))
-    if metric:
-        direction = "lower" if stats.lower_is_better(metric) else "higher"
-        facts.append(("ranked by", f"{tables._label(metric)} ({direction} is better)"))
+    runs = pd.to_numeric(t["epochs_run"], errors="coerce").dropna() if "epochs_run" in t else pd.Series([], dtype=float)
+    if len(runs):
+        facts.append(("epochs per trial", f"{int(runs.min())}–{int(runs.max())}"
+                      if runs.min() != runs.max() else str(int(runs.max()))))
+    if sel is not None:
+        direction = "lower" if stats.lower_is_better(sel.metric) else "higher"
+        text = f"{sel.describe()} ({direction} is better)"
+        if sel.report:
+            text += f"; the chosen configuration's {tables._label(sel.report)} is reported beside it"
+        facts.append(("configurations chosen by", text + (". " + sel.note if sel.note else "")))
     return facts

@@ -8,35 +8,49 @@ import pandas as pd
 
 from sweeplab.analysis.classification import normalize_confusion
 from sweeplab.report import style
-from sweeplab.report.style import figure, legend_outside, styled
+from sweeplab.report.style import figure, integer_epochs, legend_outside, message_figure, styled
+
+_integer_epochs = integer_epochs
+
+
+def _has_values(frame) -> bool:
+    try:
+        return bool(np.isfinite(np.asarray(frame, float)).any())
+    except (TypeError, ValueError):
+        return False
 
 
 def confusion(cm, class_names=None, title: str | None = None):
-    """Counts and row-normalised (recall) confusion matrices side by side."""
+    """The confusion matrix in one panel: the colour is the fraction of the
+    true class (recall), each cell prints its count and, for up to 12
+    classes, that fraction as a percentage."""
     cm = np.asarray(cm)
     k = len(cm)
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
-    size = min(2.4 + 0.45 * k, 7.5)
-    fig = figure(2 * size + 0.8, size)
+    frac = normalize_confusion(cm)
+    cell = 0.52 if k <= 12 else max(0.28, 7.0 / max(k, 1))
+    longest = max(map(len, names)) if names else 1
+    side = cell * k
+    fig = figure(side + 1.6 + 0.07 * longest, side + 1.0 + 0.05 * longest)
     with styled():
-        axs = fig.subplots(1, 2)
-        for ax, data, sub, fmt in ((axs[0], cm, "counts", "d"), (axs[1], normalize_confusion(cm), "normalised by true class", ".2f")):
-            im = ax.imshow(data, cmap=style.SEQUENTIAL, vmin=0, vmax=None if fmt == "d" else 1)
-            ax.grid(False)
-            ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0)
-            ax.set_yticks(range(k), names)
-            ax.set_xlabel("predicted class")
-            ax.set_ylabel("true class")
-            ax.set_title(sub)
-            if k <= 20:
-                hi = data.max() if data.size else 0
-                for i in range(k):
-                    for j in range(k):
-                        ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=7,
-                                color="white" if data[i, j] < hi / 2 else "black")
-            fig.colorbar(im, ax=ax, shrink=0.8, label="count" if fmt == "d" else "fraction of true class")
-        if title:
-            fig.suptitle(title, fontsize=10)
+        ax = fig.add_subplot()
+        im = ax.imshow(frac, cmap=style.SEQUENTIAL, vmin=0, vmax=1)
+        ax.grid(False)
+        ax.set_xticks(range(k), names, rotation=45 if longest > 3 else 0, ha="right" if longest > 3 else "center")
+        ax.set_yticks(range(k), names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        if k <= 20:
+            fs = 8 if k <= 12 else 6
+            for i in range(k):
+                for j in range(k):
+                    f = frac[i, j]
+                    show_pct = k <= 12 and np.isfinite(f) and cm[i, j] > 0
+                    text = f"{int(cm[i, j])}" + (f"\n{100 * f:.0f}%" if show_pct else "")
+                    ax.text(j, i, text, ha="center", va="center", fontsize=fs, linespacing=1.1,
+                            color="white" if not np.isfinite(f) or f < 0.5 else "black")
+        fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of the true class")
+        ax.set_title(title or "confusion matrix: counts, % of true class", fontsize=10)
     return fig
 
 
@@ -64,7 +78,10 @@ def gradient_flow(flow: dict[str, pd.DataFrame], title: str | None = None):
         flow: ``{"kernel": frame, "bias": frame}`` from
             :func:`sweeplab.analysis.gradient_flow` (index epoch, one column per layer).
     """
-    kinds = [k for k in ("kernel", "bias") if k in flow]
+    kinds = [k for k in ("kernel", "bias") if k in (flow or {}) and _has_values(flow[k])]
+    if not kinds:
+        return message_figure("No gradient norms were recorded for this trial, so there is no gradient flow "
+                              "to show. Set train.gradient_norms = true in the study to record them.")
     layers = list(dict.fromkeys(c for k in kinds for c in flow[k].columns))
     many = len(layers) > 8
     import matplotlib
@@ -77,7 +94,9 @@ def gradient_flow(flow: dict[str, pd.DataFrame], title: str | None = None):
         for ax, kind in zip(axs, kinds):
             f = flow[kind]
             for layer in f.columns:
-                ax.plot(f.index, f[layer], color=colours[layer], label=layer, gid=f"{kind}:{layer}")
+                ax.plot(f.index, f[layer], color=colours[layer], label=layer, gid=f"{kind}:{layer}",
+                        **({"marker": "o", "ms": 3} if len(f) <= 15 else {}))
+            _integer_epochs(ax, f.index)
             vals = f.to_numpy(float)
             if np.all(vals[np.isfinite(vals)] > 0) and np.isfinite(vals).any():
                 ax.set_yscale("log")
@@ -93,46 +112,96 @@ def gradient_flow(flow: dict[str, pd.DataFrame], title: str | None = None):
     return fig
 
 
-def _image_grid(images, titles, ncols: int, cell: float = 1.2, cmap="gray", suptitle=None, symmetric=False):
+def _normalise(img, symmetric: bool):
+    """One image scaled to [0, 1] (per image, like imshow's autoscaling); symmetric keeps 0 at 0.5."""
+    img = np.asarray(img, float)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if symmetric:
+        lim = np.nanmax(np.abs(img)) if img.size else 0.0
+        return img / (2 * lim) + 0.5 if lim else np.full(img.shape, 0.5)
+    lo, span = (np.nanmin(img), np.ptp(img)) if img.size else (0.0, 0.0)
+    return (img - lo) / span if span else np.zeros(img.shape)
+
+
+def _image_grid(images, titles, ncols: int, cell: float = 1.2, cmap="gray", suptitle=None, symmetric=False,
+                title_lines: int = 1, image_inches: float | None = None):
+    """A grid of images drawn as ONE mosaic in one axes (fast: no axes per image).
+
+    Each cell is ``cell`` inches wide and has a band of ``title_lines`` lines
+    above the image for its title, so titles never run into each other.
+    """
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = max(1, int(np.ceil(n / ncols)))
-    fig = figure(cell * ncols + 0.4, (cell + 0.35) * nrows + 0.4)
+    imgs = [_normalise(im, symmetric) for im in images]
+    if imgs and imgs[0].shape[1] < 64:  # tiny images (3x3 filters): enlarge so cells can be laid out in pixels
+        k = int(np.ceil(64 / imgs[0].shape[1]))
+        imgs = [np.repeat(np.repeat(im, k, axis=0), k, axis=1) for im in imgs]
+    h, w = imgs[0].shape[:2] if imgs else (1, 1)
+    rgb = any(im.ndim == 3 for im in imgs)
+    img_in = image_inches or min(cell - 0.15, 1.0)
+    ppi = w / img_in  # image pixels per inch
+    cell_px, band_px = int(round(cell * ppi)), int(round((0.13 * title_lines + 0.06) * ppi)) if titles else 2
+    row_px = band_px + h + max(1, int(0.08 * ppi))
+    shape = (nrows * row_px, ncols * cell_px) + ((3,) if rgb else ())
+    mosaic = np.full(shape, 1.0 if rgb else np.nan)
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, ncols)
+        y0, x0 = r * row_px + band_px, c * cell_px + (cell_px - w) // 2
+        if rgb and im.ndim == 2:
+            im = np.repeat(im[..., None], 3, axis=-1)
+        mosaic[y0:y0 + im.shape[0], x0:x0 + im.shape[1]] = im
+    head = 0.45 if suptitle else 0.05
+    fig_w, fig_h = shape[1] / ppi, shape[0] / ppi + head
+    fig = figure(fig_w, fig_h, layout=None)
     with styled():
-        axs = fig.subplots(nrows, ncols, squeeze=False)
-        for i, ax in enumerate(axs.flat):
-            ax.set_axis_off()
-            if i >= n:
-                continue
-            img = np.asarray(images[i], float)
-            if img.ndim == 3 and img.shape[-1] == 1:
-                img = img[..., 0]
-            if img.ndim == 3:
-                img = (img - img.min()) / (np.ptp(img) or 1.0)
-                ax.imshow(img)
-            else:
-                lim = np.abs(img).max() or 1.0
-                kw = dict(vmin=-lim, vmax=lim) if symmetric else {}
-                ax.imshow(img, cmap=cmap, **kw)
-            if titles:
-                ax.set_title(titles[i], fontsize=7)
+        ax = fig.add_axes((0, 0, 1, shape[0] / ppi / fig_h))
+        ax.set_axis_off()
+        import matplotlib
+
+        cm = matplotlib.colormaps[cmap].with_extremes(bad="white")
+        ax.imshow(mosaic, cmap=None if rgb else cm, vmin=0, vmax=1, interpolation="nearest", aspect="auto",
+                  extent=(0, shape[1], shape[0], 0))
+        ax.set_xlim(0, shape[1])
+        ax.set_ylim(shape[0], 0)
+        for i, t in enumerate(titles or []):
+            r, c = divmod(i, ncols)
+            ax.text((c + 0.5) * cell_px, r * row_px + band_px - 0.02 * ppi, t, ha="center", va="bottom",
+                    fontsize=7, linespacing=1.05)
         if suptitle:
-            fig.suptitle(suptitle, fontsize=10)
+            fig.suptitle(suptitle, fontsize=10, y=1 - 0.08 / fig_h, va="top")
     return fig
 
 
-def misclassified_gallery(images, table: pd.DataFrame, ncols: int = 8):
-    """Worst misclassified test images, titled ``true → predicted (confidence)``."""
-    titles = [f"{t} → {p}" + (f" ({c:.2f})" if np.isfinite(c) else "")
-              for t, p, c in zip(table["true"], table["predicted"], table["confidence"])]
-    return _image_grid(images, titles, ncols, suptitle="misclassified test images, most confident first "
-                       "(true → predicted (confidence))")
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=True)) or text
+
+
+def misclassified_gallery(images, table: pd.DataFrame, ncols: int = 6):
+    """Worst misclassified test images, titled ``true → predicted`` over ``(confidence)``.
+
+    Cells are wide enough for two short lines of title (long class names
+    wrap onto a third), so neighbouring titles never overlap.
+    """
+    cell = 1.45
+    chars = int(cell * 72 / (7 * 0.6))  # characters of a 7 pt line in one cell
+    titles = []
+    for t, p, c in zip(table["true"], table["predicted"], table["confidence"]):
+        head = _wrap(f"{t} → {p}", chars)
+        titles.append(head + (f"\n({c:.2f})" if np.isfinite(c) else ""))
+    lines = max((t.count("\n") + 1 for t in titles), default=1)
+    return _image_grid(images, titles, ncols, cell=cell, title_lines=lines,
+                       suptitle="misclassified test images, most confident first: true → predicted (confidence)")
 
 
 def filters(kernels, ncols: int = 8):
     """First-layer convolution filters ``(out, H, W)``, diverging colours around 0."""
-    return _image_grid(list(kernels), [f"filter {i + 1}" for i in range(len(kernels))], ncols, cell=1.0,
-                       cmap=style.DIVERGING, suptitle="first conv layer filters (blue < 0 < red)", symmetric=True)
+    return _image_grid(list(kernels), [f"{i + 1}" for i in range(len(kernels))], ncols, cell=0.9,
+                       cmap=style.DIVERGING, suptitle="first conv layer filters, numbered (blue < 0 < red)",
+                       symmetric=True, image_inches=0.75)
 
 
 def feature_maps(maps: dict[str, np.ndarray], image=None, max_channels: int = 8):

@@ -1,9 +1,13 @@
-"""Write a built report: figures (PNG + SVG), tables (CSV + booktabs LaTeX),
-``report.md`` and one self-contained ``report.html``.
+"""Write a built report: figures (PNG, and SVG when asked), tables (CSV +
+booktabs LaTeX), ``report.md`` and one self-contained ``report.html``.
 
 HTML goes through Jinja2 with autoescape on, so every user-supplied string
 (study name, axis values, class names) is escaped; figures are embedded as
-base64 PNG, so the file works offline and alone.
+base64 PNG, so the file works offline and alone. Every table cell shown to a
+person goes through :func:`cell` (no ``<NA>``/``nan``; lists as ``[64]``);
+CSV cells that a spreadsheet would run as a formula are neutralised
+(:func:`csv_safe`); Markdown escapes ``$`` so GitHub renders no math. Files
+are written atomically with the permissions the user's umask gives.
 """
 
 from __future__ import annotations
@@ -25,7 +29,69 @@ _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
                   "★": r"$\star$", "±": r"$\pm$", "≈": r"$\approx$", "–": "--", "→": r"$\to$", "×": r"$\times$"}
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
-_MD_RE = re.compile(r"([\\`*_\[\]<>#|])")
+_MD_RE = re.compile(r"([\\`*_\[\]<>#|$~])")
+MISSING = "—"
+_MISSING_TEXT = {"", "<NA>", "nan", "NaN", "NaT"}
+_PM_MISSING = re.compile(r"\s*±\s*(?:<NA>|nan|NaN)(?![\w.])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str:
+    """The text of one displayed table cell: missing values are ``—``, a
+    ``± <NA>`` spread is dropped, list values read ``[64]``."""
+    if value is None:
+        return MISSING
+    if isinstance(value, (list, tuple)):
+        from sweeplab.values import label
+
+        return label(value)
+    if isinstance(value, float) and value != value:
+        return MISSING
+    try:
+        if pd.isna(value):
+            return MISSING
+    except (TypeError, ValueError):
+        pass
+    text = _PM_MISSING.sub("", str(value))
+    return MISSING if text.strip() in _MISSING_TEXT and str(value).strip() != "" else text
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def csv_safe_text(value):
+    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix ``'``).
+
+    Strings starting with ``= + - @``, a tab or a carriage return get a
+    leading apostrophe, unless they are plain numbers (``-0.5`` stays a number).
+    """
+    if isinstance(value, (list, tuple)):
+        from sweeplab.values import label
+
+        value = label(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _is_number_text(value.strip()):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell and column name passed through :func:`csv_safe_text`."""
+    out = df.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].map(csv_safe_text)
+    out.columns = [csv_safe_text(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """RFC 4180 CSV (CRLF rows, so a CR or LF inside a cell is quoted) of :func:`csv_safe` cells."""
+    return csv_safe(df).to_csv(index=False, lineterminator="\r\n")
 
 
 def latex_escape(text) -> str:
@@ -38,31 +104,56 @@ def md_escape(text) -> str:
 
 
 def to_latex(item: TableItem) -> str:
-    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+    """A booktabs ``table`` that never runs past the text width: a table wider
+    than ``\\linewidth`` is scaled down to it (narrow ones keep their size).
+
+    Needs ``\\usepackage{booktabs}`` and ``\\usepackage{graphicx}``.
+    """
     df = item.display
     cols = "l" * len(df.columns)
-    lines = [r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(item.caption)}}}",
-             rf"\label{{tab:{item.name}}}", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+    lines = [r"% needs \usepackage{booktabs} and \usepackage{graphicx}",
+             r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(item.caption)}}}",
+             rf"\label{{tab:{item.name}}}",
+             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+             rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
              " & ".join(latex_escape(c) for c in df.columns) + r" \\", r"\midrule"]
     for row in df.itertuples(index=False):
-        lines.append(" & ".join(latex_escape(v) for v in row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        lines.append(" & ".join(latex_escape(cell(v)) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}%", "}", r"\end{table}", ""]
     return "\n".join(lines)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
     head = "| " + " | ".join(md_escape(c) or " " for c in df.columns) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(md_escape(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    rows = ["| " + " | ".join(md_escape(cell(v)) for v in r) + " |" for r in df.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
 
 
-def _atomic_write(path: Path, data: bytes | str) -> None:
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None:
+    """Write via a temporary file and a rename; the file gets ``0o666 & ~umask``
+    (like ``open()``), not the 0600 that ``mkstemp`` creates."""
     data = data.encode() if isinstance(data, str) else data
+    mode = (0o666 & ~current_umask()) if mode is None else mode
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -80,27 +171,27 @@ def _unique_names(report: Report) -> None:
                     it.name = f"{it.name}_{seen[key]}"
 
 
-def render_figures(report: Report, fig_dir: Path) -> None:
-    """PNG + SVG of each figure; the figure is released afterwards."""
+def render_figures(report: Report, fig_dir: Path, *, svg: bool = False, mode: int | None = None) -> None:
+    """PNG (and SVG when ``svg``) of each figure; the figure is released afterwards."""
     for sec in report.sections:
         for it in sec.items:
             if isinstance(it, FigureItem) and it.figure is not None:
                 it.png = style.to_png(it.figure)
-                # The PNG pass fixed the layout; reusing it halves the SVG's cost.
-                it.figure.set_layout_engine("none")
-                it.svg = style.to_svg(it.figure)
-                _atomic_write(fig_dir / f"{it.name}.png", it.png)
-                _atomic_write(fig_dir / f"{it.name}.svg", it.svg)
-                it.figure.clear()
-                it.figure = None
+                _atomic_write(fig_dir / f"{it.name}.png", it.png, mode)
+                if svg:
+                    # The PNG pass fixed the layout; reusing it halves the SVG's cost.
+                    it.figure.set_layout_engine("none")
+                    it.svg = style.to_svg(it.figure)
+                    _atomic_write(fig_dir / f"{it.name}.svg", it.svg, mode)
+                it.figure = None  # no clear(): dropping the reference is enough and much cheaper
 
 
-def write_tables(report: Report, table_dir: Path) -> None:
+def write_tables(report: Report, table_dir: Path, mode: int | None = None) -> None:
     for sec in report.sections:
         for it in sec.items:
             if isinstance(it, TableItem):
-                _atomic_write(table_dir / f"{it.name}.csv", it.data.to_csv(index=False))
-                _atomic_write(table_dir / f"{it.name}.tex", to_latex(it))
+                _atomic_write(table_dir / f"{it.name}.csv", to_csv(it.data), mode)
+                _atomic_write(table_dir / f"{it.name}.tex", to_latex(it), mode)
 
 
 def _env() -> Environment:
@@ -110,6 +201,7 @@ def _env() -> Environment:
     env.filters["b64"] = lambda b: base64.b64encode(b).decode("ascii")
     env.filters["md"] = md_escape
     env.filters["mdtable"] = to_markdown
+    env.filters["cell"] = cell
     env.globals.update(FigureItem=FigureItem, TableItem=TableItem, TextItem=TextItem)
     env.tests["figure"] = lambda x: isinstance(x, FigureItem)
     env.tests["table"] = lambda x: isinstance(x, TableItem)
@@ -117,20 +209,33 @@ def _env() -> Environment:
     return env
 
 
-def write_all(report: Report, run_dir: Path) -> Path:
+def _remove_stale(directory: Path, keep: set[str], suffixes: tuple[str, ...]) -> None:
+    """Delete figure/table files of an earlier build that this build did not write."""
+    for p in directory.iterdir():
+        if p.suffix in suffixes and p.name not in keep and p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+
+
+def write_all(report: Report, run_dir: Path, *, svg: bool = False) -> Path:
     """Write figures/, tables/, report.md and report.html into ``run_dir``."""
     fig_dir, table_dir = run_dir / "figures", run_dir / "tables"
     fig_dir.mkdir(parents=True, exist_ok=True)
     table_dir.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~current_umask()
     _unique_names(report)
-    render_figures(report, fig_dir)
-    write_tables(report, table_dir)
+    render_figures(report, fig_dir, svg=svg, mode=mode)
+    write_tables(report, table_dir, mode)
+    items = [it for sec in report.sections for it in sec.items]
+    _remove_stale(fig_dir, {f"{it.name}{ext}" for it in items if isinstance(it, FigureItem)
+                            for ext in ((".png", ".svg") if svg else (".png",))}, (".png", ".svg"))
+    _remove_stale(table_dir, {f"{it.name}{ext}" for it in items if isinstance(it, TableItem)
+                              for ext in (".csv", ".tex")}, (".csv", ".tex"))
     env = _env()
     from sweeplab import __version__
 
-    ctx = {"r": report, "version": __version__,
+    ctx = {"r": report, "version": __version__, "svg": svg,
            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    _atomic_write(run_dir / "report.md", env.get_template("report.md.j2").render(**ctx))
+    _atomic_write(run_dir / "report.md", env.get_template("report.md.j2").render(**ctx), mode)
     html = run_dir / "report.html"
-    _atomic_write(html, env.get_template("report.html.j2").render(**ctx))
+    _atomic_write(html, env.get_template("report.html.j2").render(**ctx), mode)
     return html

@@ -14,8 +14,13 @@ from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with the
-# common colour-vision deficiencies. Yellow comes last: weak on white.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442"]
+# common colour-vision deficiencies. Ordered so that any first n are as far
+# apart as the palette allows (CIELAB distance >= 54 up to five values, 33 with
+# six): blue, orange, green, purple, black, then vermillion (close to orange),
+# sky blue (close to blue: the batch-size study's "full" vs 32) and yellow
+# (weak on white). Markers differ too, so colour is never the only cue.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#D55E00", "#56B4E9", "#F0E442"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", ":", "-."]
 SEQUENTIAL = "viridis"  # perceptually uniform and colour-blind safe
 DIVERGING = "RdBu_r"
@@ -72,14 +77,18 @@ def color(i: int) -> str:
     return OKABE_ITO[i % len(OKABE_ITO)]
 
 
+def marker(i: int) -> str:
+    return MARKERS[i % len(MARKERS)]
+
+
 def linestyle(i: int) -> str:
     return LINESTYLES[(i // len(OKABE_ITO)) % len(LINESTYLES)]
 
 
-def figure(width: float = 6.4, height: float = 3.6, **kw) -> Figure:
+def figure(width: float = 6.4, height: float = 3.6, layout: str | None = "constrained", **kw) -> Figure:
     """A new figure in the house style (constrained layout, so outside legends fit)."""
     with rc_context(RC):
-        return Figure(figsize=(width, height), layout="constrained", **kw)
+        return Figure(figsize=(width, height), layout=layout, **kw)
 
 
 @contextlib.contextmanager
@@ -96,6 +105,29 @@ def legend_outside(ax, title: str | None = None, **kw):
         return None
     return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                      borderaxespad=0.0, **kw)
+
+
+def integer_epochs(ax, epochs=()) -> None:
+    """Whole-number ticks on an epoch axis; a 1- or 2-epoch run gets room around its points."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ep = np.asarray(list(epochs), float)
+    ep = ep[np.isfinite(ep)]
+    if ep.size and ep.max() - ep.min() < 2:
+        ax.set_xlim(ep.min() - 0.5, ep.max() + 0.5)
+
+
+def message_figure(text: str, width: float = 6.4) -> Figure:
+    """A small figure that says why there is nothing to draw (never an empty axes)."""
+    import textwrap
+
+    lines = textwrap.wrap(text, width=int(width * 12))
+    fig = figure(width, 0.35 + 0.22 * len(lines), layout=None)
+    with styled():
+        fig.text(0.02, 0.5, "\n".join(lines), ha="left", va="center", fontsize=9, color="#555555")
+    return fig
 
 
 def to_png(fig: Figure, dpi: int = 110) -> bytes:
