@@ -218,3 +218,19 @@ def test_data_list_fits_the_terminal(on_run):
     rc, stdout, stderr = on_run["data-list"]
     assert rc == 0, stderr
     assert "mnist" in stdout and all(len(x) <= 80 for x in stdout.splitlines())
+
+
+def test_store_environment_error_is_exit_1(monkeypatch, tmp_path):
+    # A full or unreadable disk is not the user's mistake: exit 1 (a damaged store stays exit 2).
+    from typer.testing import CliRunner
+
+    import sweeplab.store as store
+    from sweeplab import cli
+
+    def unreadable(*args, **kwargs):
+        raise store.StoreEnvironmentError(f"{tmp_path}: cannot read results.sqlite (disk I/O error)")
+
+    monkeypatch.setattr(store, "load", unreadable)
+    result = CliRunner().invoke(cli.app, ["show", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == f"error: {tmp_path}: cannot read results.sqlite (disk I/O error)"
