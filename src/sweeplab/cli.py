@@ -188,7 +188,7 @@ def run(
     ctx: typer.Context,
     study: str = typer.Argument(..., metavar="STUDY", help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", is_flag=True,
+    fresh: bool = typer.Option(False, "--fresh",
                                help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
