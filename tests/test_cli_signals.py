@@ -254,9 +254,9 @@ def test_watchdog_waits_for_a_commit_in_progress(tmp_path):
 
 
 def test_an_inherited_ignore_is_kept(tmp_path):
-    # nohup ignores SIGHUP; the handlers must not undo that.
-    code = ("import signal, os, time\nfrom sweeplab import _signals\n_signals.install()\n"
+    # nohup ignores SIGHUP (an ignored disposition survives exec); the handlers must not undo that.
+    code = ("import signal, os, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)  # as inherited\n"
+            "from sweeplab import _signals\n_signals.install()\n"
             "os.kill(os.getpid(), signal.SIGHUP)\ntime.sleep(1.5)\nprint('still here')\n")
-    p = subprocess.run([sys.executable, "-c", code], env=_env(), text=True, capture_output=True, timeout=30,
-                       preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    p = subprocess.run([sys.executable, "-c", code], env=_env(), text=True, capture_output=True, timeout=30)
     assert p.returncode == 0 and "still here" in p.stdout, p.stderr

@@ -55,9 +55,16 @@ def _environment(msg: str) -> None:
     raise typer.Exit(1)
 
 
+def _store_error(e: BaseException) -> None:
+    """A damaged or missing store is the user's input (exit 2); a full or read-only disk is not (exit 1)."""
+    from sweeplab.store import StoreEnvironmentError
+
+    (_environment if isinstance(e, StoreEnvironmentError) else _usage)(str(e))
+
+
 def _os_error(where, e: OSError, doing: str) -> None:
     what = e.strerror or str(e)
-    path = e.filename if e.filename else where
+    path = e.filename2 or e.filename or where  # os.replace(tmp, dest): name the destination
     _environment(f"{path}: cannot {doing}: {what}")
 
 
@@ -105,7 +112,7 @@ def _run_dir(path: Path, all_trials: bool = False):
     try:
         return load(_as_run_dir(path), all=all_trials)
     except StoreError as e:
-        _usage(str(e))
+        _store_error(e)
 
 
 def _device() -> str:
@@ -179,9 +186,9 @@ class _SafePoints:
 @app.command()
 def run(
     ctx: typer.Context,
-    study: str = typer.Argument(..., help="study file (TOML/YAML) or the name of a built-in study"),
+    study: str = typer.Argument(..., metavar="STUDY", help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", is_flag=True,
+    fresh: bool = typer.Option(False, "--fresh",
                                help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
@@ -204,7 +211,7 @@ def run(
         lock = ctx.with_resource(RunLock(run_dir))
         done = set() if fresh else finished_ids(run_dir)
     except StoreError as e:
-        _usage(str(e))
+        _store_error(e)
     try:
         groups = plan(s, done, max_group_size=max_group_size)
     except _user_errors() as e:
@@ -219,7 +226,7 @@ def run(
         with safe:
             summary = run_study(s, run_dir, fresh=fresh, progress=safe, max_group_size=max_group_size, lock=lock)
     except StoreError as e:
-        _usage(str(e))
+        _store_error(e)
     except _user_errors() as e:  # data missing, or a model that does not fit the data
         _usage(f"{s.source}: {e}")
     except OSError as e:  # disk full, read-only run directory
@@ -244,14 +251,14 @@ def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
     try:
         path = write_report(run_dir, run=run, force=force)
     except StoreError as e:
-        _usage(str(e))
+        _store_error(e)
     except OSError as e:  # disk full, read-only run directory
         _os_error(run_dir, e, "write the report")
     console.print(f"report: {path}")
 
 
 @app.command()
-def check(study: str = typer.Argument(..., help="study file or built-in study name")) -> None:
+def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or built-in study name")) -> None:
     """Validate a study file; print its trials and compiled groups."""
     from sweeplab.engine.run import plan
 
@@ -286,7 +293,7 @@ def _config_label(overrides: dict) -> str:
 
 @app.command()
 def summary(
-    study: str = typer.Argument(..., help="study file or built-in study name"),
+    study: str = typer.Argument(..., metavar="STUDY", help="study file or built-in study name"),
     config: Optional[int] = typer.Option(None, "--config", "-c", min=1,
                                          help="configuration number (1 = the first; see --all)"),
     all_: bool = typer.Option(False, "--all", help="every configuration (identical models shown once)"),
@@ -465,7 +472,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
 
 @app.command()
 def show(
-    run_dir: Path = typer.Argument(..., help="run directory (holds results.sqlite)"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="run directory (holds results.sqlite)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric(s) to show, e.g. test_accuracy"),
     sort: Optional[str] = typer.Option(None, "--sort", help="sort by this metric"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="show only the best N configurations"),
@@ -477,13 +484,15 @@ def show(
     run = _run_dir(run_dir, all_)
     try:
         _print_summary(run, metric, sort, top)
-    except (KeyError, ValueError, StoreError) as e:  # an unknown metric, or a damaged store
+    except StoreError as e:  # an unknown metric, a damaged store, an unreadable disk
+        _store_error(e)
+    except (KeyError, ValueError) as e:
         _usage(str(e).strip("'\""))
 
 
 @app.command()
 def report(
-    run_dir: Path = typer.Argument(..., help="run directory"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="run directory"),
     all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """Write report.html, report.md, figures/ and tables/ into the run directory."""
@@ -491,7 +500,7 @@ def report(
 
 
 @app.command("list")
-def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datasets")) -> None:
+def list_cmd(what: str = typer.Argument("studies", metavar="TOPIC", help="studies | vocab | datasets")) -> None:
     """List built-in studies, the vocabulary (activations, optimizers, ...) or datasets."""
     if what == "studies":
         from sweeplab.spec.expand import builtin_studies, load_study
@@ -507,9 +516,9 @@ def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datas
 
         for reg in (LAYERS, ACTIVATIONS, INITIALIZERS, OPTIMIZERS, LOSSES, METRICS):
             t = Table(title=_plural(reg.kind), title_justify="left")
-            t.add_column("name")
-            t.add_column("parameters (defaults)", overflow="fold")  # one per line; long ones wrap, never cut
-            t.add_column("description")
+            t.add_column("name", overflow="fold")  # long names and defaults wrap, never cut
+            t.add_column("parameters (defaults)", overflow="fold")  # one per line
+            t.add_column("description", overflow="fold")
             for e in reg:
                 ps = "\n".join(f"{p.name}={p.default!r}" for p in e.params)
                 t.add_row(e.name + (f" ({', '.join(e.aliases)})" if e.aliases else ""), ps, e.doc)

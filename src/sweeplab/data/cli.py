@@ -76,7 +76,7 @@ def list_cmd() -> None:
 
 
 @app.command("fetch")
-def fetch_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
+def fetch_cmd(name: str = typer.Argument(..., metavar="NAME", help="dataset name (see `list`)"),
               force: bool = typer.Option(False, help="download again even if present"),
               timeout: float = typer.Option(30.0, help="seconds per network operation")) -> None:
     """Download a dataset (verified) into the data folder."""
@@ -95,7 +95,7 @@ def fetch_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
 
 
 @app.command("info")
-def info_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
+def info_cmd(name: str = typer.Argument(..., metavar="NAME", help="dataset name (see `list`)"),
              figures_dir: Optional[Path] = typer.Option(None, "--figures", "--out", metavar="DIR",
                                                         help="write sample and class-count figures "
                                                              "(PNG, SVG) into DIR"),
