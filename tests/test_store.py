@@ -208,7 +208,7 @@ def test_failed_commit_leaves_nothing(tmp_path, monkeypatch, inject):
     with Store(tmp_path) as store:
         store.register([record("a"), record("b")])
         inject(monkeypatch)
-        with pytest.raises((OSError, RuntimeError)):
+        with pytest.raises((StoreError, RuntimeError)):  # an OSError becomes a one-line StoreError
             store.commit_group([result("a"), result("b")])
         assert store.finished_ids() == set()
         assert rows(tmp_path, "SELECT COUNT(*) FROM epochs") == [(0,)]
@@ -269,7 +269,7 @@ def test_reset(tmp_path):
         assert not (tmp_path / "trials" / "b").exists()
         assert not (tmp_path / "trials" / "a" / "params.npz").exists()
         assert keep.read_text() == "user file"  # only our files are removed
-        assert rows(tmp_path, "SELECT value FROM meta WHERE key='schema_version'") == [("1",)]
+        assert rows(tmp_path, "SELECT value FROM meta WHERE key='schema_version'") == [(str(store_mod.SCHEMA_VERSION),)]
         store.register([record("a")])
         store.commit_group([result("a")])
         assert store.finished_ids() == {"a"}
@@ -441,4 +441,4 @@ def test_wal_and_schema(tmp_path):
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         (idx,) = store.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND tbl_name='epochs'").fetchone()
         assert idx >= 1
-    assert store_mod.SCHEMA_VERSION == 1
+    assert store_mod.SCHEMA_VERSION == 2  # 2: artifacts.size and study_trials (fingerprints)

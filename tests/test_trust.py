@@ -84,10 +84,13 @@ def run_dir(tmp_path_factory):
 
 
 def test_canonical_values_compare_sort_and_print_like_the_study_file():
-    assert V.canonical([64]) == V.canonical((64,)) == (64,)
+    assert V.canonical([64]) == V.canonical((64,)) == (64,) == V.canonical([64.0])
     assert hash(V.canonical([64])) == hash(V.canonical((64,)))
     assert V.label((300, 100)) == "[300, 100]" and V.label([64]) == "[64]"
     assert V.sort_values([(256,), [64], (16,), [300, 100]]) == [(16,), (64,), (256,), (300, 100)]
+    frame = pd.DataFrame({"hidden": [V.canonical([64]), V.canonical((64,)), V.canonical([16])]})
+    assert "[64]" in frame.to_string() and "(64,)" not in frame.to_string()  # pandas prints the label
+    assert frame["hidden"].nunique() == 2
     assert V.sort_values(["full", 1024, 32, 64]) == [32, 64, 1024, "full"]
     assert V.to_plain(V.canonical({"units": [3]})) == {"units": [3]}
 
@@ -203,3 +206,52 @@ def test_notebook_names_match_the_cli(run_dir):
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(hist.columns)
     fig = run.plot.pr_curve()  # 10 classes: one-vs-rest curves, no IndexError
     assert len(fig.axes[0].lines) == 10
+
+
+def test_end_to_end_list_axis_with_validation_split(tmp_path):
+    """A real study (digits, list-valued width axis, validation split): the best
+    configuration by validation = ``run.best_params`` = the report's best-trial section."""
+    study = tmp_path / "widths.toml"
+    study.write_text("""
+[study]
+name = "widths"
+repeats = 2
+[data]
+dataset = "digits"
+validation_split = 0.25
+[model]
+mlp = { hidden = [8], activation = "relu" }
+[train]
+optimizer = "adam"
+learning_rate = 0.003
+loss = "sparse_categorical_crossentropy"
+metrics = ["accuracy"]
+epochs = 3
+[sweep]
+"model.mlp.hidden" = [[4], [32, 16], [8]]
+""")
+    out = tmp_path / "run"
+    sweeplab.run(str(study), out)
+    write_report(out)
+    run = sweeplab.load(out)
+    table = run.table()
+    assert table.attrs["sort_by"] == "val_accuracy"
+    best_value = table["model.mlp.hidden"].iloc[0]
+    assert run.best_params == {"model.mlp.hidden": V.to_plain(best_value)}
+    means = run.data.trials.groupby(run.data.trials["model.mlp.hidden"].map(V.label))["val_accuracy"].mean()
+    assert means.idxmax() == V.label(best_value)
+    md = (out / "report.md").read_text()
+    section = md[md.index("(best configuration by validation accuracy, first seed)"):]
+    shown = V.label(best_value).replace("[", "\\[").replace("]", "\\]")
+    assert f"model.mlp.hidden = {shown}" in section.split("\n\n")[1]
+    assert run.data.trials.loc[run.best_trials[0], "seed"] == run.data.trials["seed"].min()
+
+
+def test_report_names_damaged_trials_instead_of_dropping_sections(tmp_path):
+    d = write_store(tmp_path / "run", CONFIGS)
+    rd = RunData.from_run(d)
+    victim = rd.best_trials()[0]
+    (d / "trials" / victim / "predictions.npz").write_bytes(b"not an npz")
+    write_report(d)
+    md = (d / "report.md").read_text()
+    assert "## Damaged trials" in md and victim in md

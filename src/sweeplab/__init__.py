@@ -20,15 +20,29 @@ def load_study(study):
     return _load_study(study)
 
 
-def run(study, run_dir=None, *, fresh: bool = False, report: bool = False):
-    """Train every unfinished trial of ``study`` (a Study, a path or a built-in name)."""
+def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progress=False):
+    """Train every unfinished trial of ``study`` (a Study, a path or a built-in name).
+
+    Args:
+        progress: ``False`` (default): silent. ``True``: a progress bar that fits
+            where it is shown: an HTML bar in a Jupyter notebook, a two-line bar
+            in a terminal, plain lines (one per saved group, at most one per
+            10 s of training) in a log. Or an object with the callbacks of
+            :class:`sweeplab.engine.progress.Progress`.
+    """
     from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import run_study
 
     enable_compilation_cache()
     if not hasattr(study, "trials"):
         study = load_study(study)
-    summary = run_study(study, run_dir, fresh=fresh)
+    if progress is True:
+        from sweeplab.progress import auto
+
+        with auto() as display:
+            summary = run_study(study, run_dir, fresh=fresh, progress=display)
+    else:
+        summary = run_study(study, run_dir, fresh=fresh, progress=progress or None)
     if report:
         from sweeplab.report import write_report
 
@@ -36,12 +50,15 @@ def run(study, run_dir=None, *, fresh: bool = False, report: bool = False):
     return summary
 
 
-def load(run_dir):
-    """Open a run directory: DataFrames (``.trials``, ``.epochs``), tables and plots."""
+def load(run_dir, *, all=False):  # noqa: A002 - mirrors the CLI's --all
+    """Open a run directory: DataFrames (``.trials``, ``.epochs``), tables and plots.
+
+    The trials of the study run last in ``run_dir``; ``all=True``: every trial stored there.
+    """
     from sweeplab.analysis import attach
     from sweeplab.store import load as _load
 
-    return attach(_load(run_dir))
+    return attach(_load(run_dir, all=all))
 
 
 def __getattr__(name):

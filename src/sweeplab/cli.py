@@ -1,30 +1,78 @@
 """``sweeplab``: run | check | summary | show | report | list | data.
 
 Usage errors (a bad study file, a missing run directory, an unknown name)
-print one line and exit with code 2; there is never a traceback for a
-mistake in the user's own input.
+print one line and exit with code 2; problems of the environment (a full disk,
+a read-only folder) print one line and exit with code 1; there is never a
+traceback for either. Ctrl-C, SIGTERM and SIGHUP print one line and exit with
+128 + the signal number (130, 143, 129); see :mod:`sweeplab._signals`.
+
+User text (study names, swept values, paths, error messages) is never read
+as Rich markup: both consoles have markup and emoji codes off.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Optional
 
-import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from sweeplab import _signals
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+def _default_interrupt_message() -> str:
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if args[:1] == ["run"]:
+        return "interrupted: 0 groups saved; run the same command again to resume"
+    return "interrupted"
+
+
+if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "sweeplab":
+    _signals.install()  # before Typer, Rich and JAX load: a signal during imports is handled too
+    _signals.set_message(_default_interrupt_message)
+
+from pathlib import Path  # noqa: E402
+from typing import Optional  # noqa: E402
+
+import typer  # noqa: E402
+from rich import box  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Neural-network studies as one file and one command.")
-console = Console()
-err = Console(stderr=True)
+console = Console(markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 def _usage(msg: str) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True, soft_wrap=True)
+    """A mistake in the user's input: one line, exit 2."""
+    err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _environment(msg: str) -> None:
+    """A problem of the machine (disk full, read-only folder): one line, exit 1."""
+    err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _os_error(where, e: OSError, doing: str) -> None:
+    what = e.strerror or str(e)
+    path = e.filename if e.filename else where
+    _environment(f"{path}: cannot {doing}: {what}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from sweeplab import __version__
+
+        console.print(f"sweeplab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Neural-network studies as one file and one command."""
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -46,101 +94,160 @@ def _load(study: str):
         _usage(f"{study}: cannot read: {e.strerror}")
 
 
-def _run_dir(path: Path):
+def _as_run_dir(path: Path) -> Path:
+    """A run directory; the results file itself (``runs/x/results.sqlite``) names its folder."""
+    return path.parent if path.is_file() else path
+
+
+def _run_dir(path: Path, all_trials: bool = False):
     from sweeplab.store import StoreError, load
 
     try:
-        return load(path)
+        return load(_as_run_dir(path), all=all_trials)
     except StoreError as e:
         _usage(str(e))
 
 
+def _device() -> str:
+    """``cpu (2 cores)`` or the accelerator's name."""
+    import os
+
+    import jax
+
+    devs = jax.devices()
+    d = devs[0]
+    if d.platform == "cpu":
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cores = os.cpu_count() or 1
+        return f"cpu ({cores} core{'s' if cores != 1 else ''})"
+    kind = getattr(d, "device_kind", d.platform)
+    return f"{d.platform} {kind}" + (f" (x{len(devs)}, using 1)" if len(devs) > 1 else "")
+
+
 # --------------------------------------------------------------------------- run
-class _RichProgress:
-    """Progress bars: one for the groups, one for the epochs of the group in flight."""
+class _SafePoints:
+    """Forwards the engine's progress callbacks to a display; each is also a safe point for signals.
 
-    def __init__(self, total_groups: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+    A signal is acted on at an epoch end (the group in flight is dropped) or
+    right after a group's commit (kept); between a group's end and its commit
+    the watchdog of :mod:`sweeplab._signals` waits instead of cutting the commit.
+    """
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                            TextColumn("{task.fields[info]}"), console=err, transient=False)
-        self.groups = self.bar.add_task("groups", total=total_groups, info="")
-        self.epochs = None
+    def __init__(self, display):
+        self.display = display
+        self.n_groups: int | None = None
+        self.saved = 0
 
     def __enter__(self):
-        self.bar.__enter__()
+        self.display.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
+        _signals.end_critical()
+        self.display.__exit__(*exc)
 
-    def group_start(self, index, n_groups, n_trials, epochs, label):
-        if self.epochs is not None:
-            self.bar.remove_task(self.epochs)
-        self.epochs = self.bar.add_task(f"group {index + 1}/{n_groups} ({n_trials} trials)", total=epochs, info="")
+    def message(self) -> str:
+        of = f" of {self.n_groups}" if self.n_groups is not None else ""
+        return f"interrupted: {self.saved}{of} groups saved; run the same command again to resume"
 
-    def epoch_end(self, epoch, seconds, summary):
-        info = "  ".join(f"{k} {v:.4g}" for k, v in summary.items())
-        per = f"{seconds * 1e3:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-        self.bar.update(self.epochs, completed=epoch, info=f"{per}/epoch  {info}")
+    def run_start(self, groups):
+        self.n_groups = len(groups)
+        self.display.run_start(groups)
+        _signals.check()
+
+    def group_start(self, *args, **kw):
+        _signals.check()
+        self.display.group_start(*args, **kw)
+
+    def epoch_end(self, *args, **kw):
+        self.display.epoch_end(*args, **kw)
+        _signals.check()
 
     def group_end(self, seconds):
-        if self.epochs is not None:
-            total = next(t.total for t in self.bar.tasks if t.id == self.epochs)
-            self.bar.update(self.epochs, completed=total)
-        self.bar.advance(self.groups)
+        self.display.group_end(seconds)
+        _signals.begin_critical()  # the commit follows
+
+    def group_saved(self, index):
+        _signals.end_critical()
+        self.saved = index + 1
+        self.display.group_saved(index)
+        _signals.check()
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     study: str = typer.Argument(..., help="study file (TOML/YAML) or the name of a built-in study"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default runs/<study name>)"),
-    fresh: bool = typer.Option(False, "--fresh", help="discard earlier results and start over"),
+    fresh: bool = typer.Option(False, "--fresh", is_flag=True,
+                               help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
 ) -> None:
     """Train every trial of a study (finished trials are skipped: a rerun resumes)."""
-    from sweeplab.engine.run import default_run_dir, plan, run_study
-    from sweeplab.store import Store, StoreError
+    from sweeplab import progress as displays
 
+    safe = _SafePoints(displays.auto(err))
+    _signals.set_message(safe.message)
+    _signals.check()
+    from sweeplab.engine.cache import enable_compilation_cache
+    from sweeplab.engine.run import default_run_dir, plan, run_study
+    from sweeplab.store import RunLock, StoreError, finished_ids
+
+    enable_compilation_cache()
+    _signals.check()
     s = _load(study)
     run_dir = out or default_run_dir(s)
-    try:
-        with Store(run_dir) as store:
-            done = set() if fresh else store.finished_ids()
+    try:  # held until the command ends; removed again if no store gets created
+        lock = ctx.with_resource(RunLock(run_dir))
+        done = set() if fresh else finished_ids(run_dir)
     except StoreError as e:
         _usage(str(e))
     try:
         groups = plan(s, done, max_group_size=max_group_size)
     except _user_errors() as e:
         _usage(f"{s.source}: {e}")
+    _signals.check()
+    safe.n_groups = len(groups)
     n_todo = sum(len(g.trials) for g in groups)
-    console.print(f"[bold]{s.name}[/]: {len(s.trials)} trials, {n_todo} to train in {len(groups)} compiled "
-                  f"group(s) -> {run_dir}", highlight=False)
+    console.print(Text.assemble((s.name, "bold"), f": {len(s.trials)} trials, {n_todo} to train in "
+                                f"{len(groups)} compiled group(s) -> {run_dir}"))
+    console.print(f"device: {_device()}")
     try:
-        with _RichProgress(len(groups)) as progress:
-            summary = run_study(s, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size)
+        with safe:
+            summary = run_study(s, run_dir, fresh=fresh, progress=safe, max_group_size=max_group_size, lock=lock)
     except StoreError as e:
         _usage(str(e))
     except _user_errors() as e:  # data missing, or a model that does not fit the data
         _usage(f"{s.source}: {e}")
+    except OSError as e:  # disk full, read-only run directory
+        _os_error(run_dir, e, "write results")
+    _signals.check()
     console.print(f"trained {summary.n_trained}, skipped {summary.n_skipped} finished, "
-                  f"{summary.seconds:.1f} s", highlight=False)
+                  f"{summary.seconds:.1f} s")
     _print_summary(_run_dir(run_dir))
     if report:
+        _signals.check()
         _write_report(run_dir)
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
+    from sweeplab.store import StoreError
+
     try:
         from sweeplab.report import write_report
     except ImportError as e:  # pragma: no cover - report module missing
         err.print(f"report skipped: {e}")
         return
-    path = write_report(run_dir)
-    console.print(f"report: {path}", highlight=False)
+    try:
+        path = write_report(run_dir, run=run, force=force)
+    except StoreError as e:
+        _usage(str(e))
+    except OSError as e:  # disk full, read-only run directory
+        _os_error(run_dir, e, "write the report")
+    console.print(f"report: {path}")
 
 
 @app.command()
@@ -154,31 +261,91 @@ def check(study: str = typer.Argument(..., help="study file or built-in study na
     except _user_errors() as e:
         _usage(f"{s.source}: {e}")
     n_configs = len({t.config_id for t in s.trials})
-    console.print(f"{s.source}: ok — study {s.name!r}: {n_configs} configuration(s) x "
-                  f"{s.spec.study.repeats} repeat(s)"
+    console.print(f"{s.source}: ok — study {s.name!r}:")
+    console.print(f"  {n_configs} configuration(s) x {s.spec.study.repeats} repeat(s)"
                   + (f" x {s.spec.train.cross_validation} folds" if s.spec.train.cross_validation else "")
-                  + f" = {len(s.trials)} trials in {len(groups)} compiled group(s)", highlight=False)
+                  + f" = {len(s.trials)} trials in {len(groups)} compiled group(s)")
     if s.axes:
-        console.print("sweep axes: " + ", ".join(s.axes), highlight=False)
+        console.print("  sweep axes: " + ", ".join(s.axes))
+
+
+def _configurations(s) -> list[tuple[dict, object]]:
+    """``(overrides, first trial)`` of each configuration, in study order."""
+    seen: dict[str, tuple[dict, object]] = {}
+    for t in s.trials:
+        seen.setdefault(t.config_id, (t.overrides, t))
+    return list(seen.values())
+
+
+def _config_label(overrides: dict) -> str:
+    from sweeplab.values import label
+
+    names = _short_names(list(overrides))
+    return ", ".join(f"{n}={label(v)}" for n, v in zip(names, overrides.values())) or "the only configuration"
 
 
 @app.command()
-def summary(study: str = typer.Argument(..., help="study file or built-in study name")) -> None:
-    """Keras-style model summary (layer, output shape, parameters) of the study's first trial."""
+def summary(
+    study: str = typer.Argument(..., help="study file or built-in study name"),
+    config: Optional[int] = typer.Option(None, "--config", "-c", min=1,
+                                         help="configuration number (1 = the first; see --all)"),
+    all_: bool = typer.Option(False, "--all", help="every configuration (identical models shown once)"),
+) -> None:
+    """Keras-style model summary (layer, output shape, parameters) of one configuration."""
     from sweeplab.models.summary import summary_table
 
     s = _load(study)
-    try:
-        rows, total = summary_table(s.trials[0].config, s.spec.study.seed)
-    except _user_errors() as e:
-        _usage(f"{s.source}: {e}")
-    t = Table(title=f'Model: "{s.name}"')
-    for col in ("Layer (type)", "Output Shape", "Param #"):
-        t.add_column(col, justify="right" if col == "Param #" else "left")
-    for name, kind, shape, n in rows:
-        t.add_row(f"{name} ({kind})", shape, f"{n:,}")
-    console.print(t)
-    console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
+    configs = _configurations(s)
+    if config is not None and config > len(configs):
+        _usage(f"--config {config}: {s.name} has {len(configs)} configuration(s); accepted: 1..{len(configs)}")
+    if all_:
+        chosen = list(range(len(configs)))
+    else:
+        chosen = [(config or 1) - 1]
+    tables: dict[tuple, list[int]] = {}
+    results = {}
+    for i in chosen:
+        try:
+            rows, total = summary_table(configs[i][1].config, s.spec.study.seed)
+        except _user_errors() as e:
+            _usage(f"{s.source}: {e}")
+        key = (tuple(rows), total)
+        tables.setdefault(key, []).append(i)
+        results[key] = (rows, total)
+    for key, members in tables.items():
+        rows, total = results[key]
+        head = f"configuration{'s' if len(members) > 1 else ''} " + ", ".join(str(i + 1) for i in members)
+        console.print(f"{head} of {len(configs)}" + (" (the same model):" if len(members) > 1 else ":"))
+        for i in members:
+            console.print(f"  {i + 1}: {_config_label(configs[i][0])}")
+        t = Table(title=f'Model: "{s.name}"')
+        for col in ("Layer (type)", "Output Shape", "Param #"):
+            t.add_column(col, justify="right" if col == "Param #" else "left")
+        for name, kind, shape, n in rows:
+            t.add_row(f"{name} ({kind})", shape, f"{n:,}")
+        _print_table(t)
+        console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
+    if not all_ and len(configs) > 1:
+        console.print("(--config N shows another configuration, --all shows each)")
+
+
+def _print_table(t: Table, out: Console | None = None) -> None:
+    """Print a table; when it is wider than the terminal, first drop the borders and
+    narrow the gaps between columns, so cells wrap only as a last resort."""
+    from rich import box
+
+    out = out or console
+
+    def natural() -> int:
+        return out.measure(t, options=out.options.update_width(10_000)).maximum
+
+    if natural() > out.width:
+        t.box, t.show_edge, t.pad_edge, t.collapse_padding = box.SIMPLE_HEAD, False, False, True
+        for padding in ((0, 1), (0, 0)):
+            t.padding = padding
+            if natural() <= out.width:
+                break
+    out.print(t)
 
 
 def _cell(value, width: int = 48) -> str:
@@ -186,14 +353,15 @@ def _cell(value, width: int = 48) -> str:
     from sweeplab import values as V
 
     value = V.canonical(value)
-    if isinstance(value, V.SweepList) and value and all(isinstance(v, V.SweepDict) and v.get("type") for v in value):
+    if isinstance(value, V.SweepList) and value.items and all(isinstance(v, V.SweepDict) and v.get("type")
+                                                               for v in value.items):
         def one(layer):
             args = [V.label(layer.get(k)) for k in ("units", "filters", "rate") if layer.get(k) is not None]
             if layer.get("activation") not in (None, "linear"):
                 args.append(str(layer.get("activation")))
             return str(layer.get("type")) + (f"({','.join(args)})" if args else "")
 
-        text = " > ".join(one(v) for v in value)
+        text = " > ".join(one(v) for v in value.items)
     else:
         text = V.label(value)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -234,10 +402,9 @@ def _summary_columns(rd, metrics, sort):
 
 
 def _seconds(s) -> str:
-    """A trial's share of its group's time per epoch: ``4.1 ms`` or ``0.35 s``."""
-    if s is None or s != s:
-        return "—"
-    return f"{s * 1e3:.2g} ms" if s < 0.01 else (f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s")
+    from sweeplab.analysis.stats import format_seconds
+
+    return format_seconds(s)
 
 
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
@@ -291,9 +458,9 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
         pending = all_trials[~all_trials["config_id"].isin(done)].drop_duplicates("config_id")
         for _, row in pending.iterrows():
             t.add_row(*[_cell(V.canonical(row.get(a))) for a in axes], "0", *["—"] * (len(cols) + 1))
-    console.print(t)
+    _print_table(t)
     if sel.note and sort == sel.metric:
-        console.print(sel.note, highlight=False, markup=False)
+        console.print(sel.note)
 
 
 @app.command()
@@ -302,22 +469,25 @@ def show(
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric(s) to show, e.g. test_accuracy"),
     sort: Optional[str] = typer.Option(None, "--sort", help="sort by this metric"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="show only the best N configurations"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
-    run = _run_dir(run_dir)
     from sweeplab.store import StoreError
 
+    run = _run_dir(run_dir, all_)
     try:
         _print_summary(run, metric, sort, top)
-    except (KeyError, ValueError, StoreError) as e:
+    except (KeyError, ValueError, StoreError) as e:  # an unknown metric, or a damaged store
         _usage(str(e).strip("'\""))
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="run directory")) -> None:
+def report(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
+) -> None:
     """Write report.html, report.md, figures/ and tables/ into the run directory."""
-    _run_dir(run_dir)
-    _write_report(run_dir)
+    _write_report(_as_run_dir(run_dir), _run_dir(run_dir, all_), force=True)
 
 
 @app.command("list")
@@ -330,26 +500,30 @@ def list_cmd(what: str = typer.Argument("studies", help="studies | vocab | datas
         for name, path in builtin_studies().items():
             s = load_study(path)
             t.add_row(name, str(len(s.trials)), s.spec.study.description)
-        console.print(t)
+        _print_table(t)
     elif what == "vocab":
         from sweeplab.models.layers import LAYERS
         from sweeplab.vocab import ACTIVATIONS, INITIALIZERS, LOSSES, METRICS, OPTIMIZERS
 
         for reg in (LAYERS, ACTIVATIONS, INITIALIZERS, OPTIMIZERS, LOSSES, METRICS):
-            t = Table(title=f"{reg.kind}s", title_justify="left")
+            t = Table(title=_plural(reg.kind), title_justify="left")
             t.add_column("name")
-            t.add_column("parameters (defaults)")
+            t.add_column("parameters (defaults)", overflow="fold")  # one per line; long ones wrap, never cut
             t.add_column("description")
             for e in reg:
-                ps = ", ".join(f"{p.name}={p.default!r}" for p in e.params)
+                ps = "\n".join(f"{p.name}={p.default!r}" for p in e.params)
                 t.add_row(e.name + (f" ({', '.join(e.aliases)})" if e.aliases else ""), ps, e.doc)
-            console.print(t)
+            _print_table(t)
     elif what == "datasets":
         from sweeplab.data.cli import list_cmd as data_list
 
         data_list()
     else:
         _usage(f"list: unknown topic {what!r}; accepted: studies, vocab, datasets")
+
+
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def _mount_data() -> None:
@@ -359,18 +533,50 @@ def _mount_data() -> None:
 
 
 def main() -> None:
+    """The ``sweeplab`` command (signal handlers first, then the commands)."""
     import os
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    _mount_data()
-    from sweeplab.engine.cache import enable_compilation_cache
-
-    enable_compilation_cache()
+    if not _signals.installed():
+        _signals.install()
+        _signals.set_message(_default_interrupt_message)
+    code = 0
     try:
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        _mount_data()
+        _signals.check()
         app(standalone_mode=True)
-    except KeyboardInterrupt:
-        err.print("interrupted: finished groups are saved; run the same command again to resume")
-        sys.exit(130)
+    except SystemExit as e:
+        code = e.code
+    except _signals.Interrupted:
+        pass
+    if _signals.pending() is not None:  # also a signal that came after the last safe point
+        _interrupted()
+    sys.exit(code)
+
+
+def _interrupted() -> None:
+    """Print the interruption line once and exit with 128 + the signal number.
+
+    The store is closed by now (the ``with`` blocks unwound), so the process
+    ends with ``os._exit``: the interpreter's own shutdown (JAX's clean-up)
+    takes seconds, and a user who pressed Ctrl-C wants the prompt back.
+    """
+    import os
+    import time
+
+    if _signals.claim():
+        try:
+            err.print(_signals.message_line(), soft_wrap=True)
+        except OSError:  # SIGHUP: the terminal may be gone
+            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(128 + _signals.pending())
+    while True:  # the watchdog claimed it: it prints the line and ends the process
+        time.sleep(1)
 
 
 if __name__ == "__main__":

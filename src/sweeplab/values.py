@@ -23,49 +23,103 @@ import math
 from typing import Any, Iterable
 
 
-class SweepList(tuple):
-    """A list-valued sweep value: hashable, equal to the same list or tuple,
-    printed as the list the user wrote (``[300, 100]``)."""
+class _Ordered:
+    """Ordering by :func:`order_key`, so pandas and ``sorted`` can sort these values."""
 
     __slots__ = ()
 
+    def __lt__(self, other):
+        return order_key(self) < order_key(other)
+
+    def __le__(self, other):
+        return order_key(self) <= order_key(other)
+
+    def __gt__(self, other):
+        return order_key(self) > order_key(other)
+
+    def __ge__(self, other):
+        return order_key(self) >= order_key(other)
+
+
+class SweepList(_Ordered):
+    """A list-valued sweep value: hashable, equal to the same list or tuple,
+    printed as the list the user wrote (``[300, 100]``).
+
+    Deliberately not a sequence (no ``__iter__``/``__len__``): pandas then
+    keeps it as one scalar cell, prints it with ``str`` and never turns a
+    column of them into a MultiIndex. The elements are in :attr:`items`.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items=()):
+        object.__setattr__(self, "items", tuple(canonical(v) for v in items))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("SweepList is immutable")
+
     def __repr__(self) -> str:
-        return "[" + ", ".join(label(v) for v in self) + "]"
+        return "[" + ", ".join(label(v) for v in self.items) + "]"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, list):
-            other = tuple(other)
-        return tuple.__eq__(self, other)
+        if isinstance(other, SweepList):
+            return self.items == other.items
+        if isinstance(other, (list, tuple)):
+            return self.items == tuple(canonical(v) for v in other)
+        return NotImplemented
 
     def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
 
-    __hash__ = tuple.__hash__
+    def __hash__(self) -> int:
+        return hash(self.items)
+
+    def __reduce__(self):
+        return (SweepList, (self.items,))
 
     def to_json(self) -> list:
-        return [to_plain(v) for v in self]
+        return [to_plain(v) for v in self.items]
 
 
-class SweepDict(tuple):
+class SweepDict(_Ordered):
     """A dict-valued sweep value (a layer, an optimizer table): sorted
-    ``(key, value)`` pairs, printed as compact JSON."""
+    ``(key, value)`` pairs in :attr:`items`, printed as compact JSON."""
 
-    __slots__ = ()
+    __slots__ = ("items",)
+
+    def __init__(self, mapping=None):
+        pairs = sorted((str(k), canonical(v)) for k, v in dict(mapping or {}).items())
+        object.__setattr__(self, "items", tuple(pairs))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("SweepDict is immutable")
 
     def __repr__(self) -> str:
         return json.dumps(self.to_json(), separators=(", ", ": "))
 
     __str__ = __repr__
 
-    __hash__ = tuple.__hash__
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SweepDict):
+            return self.items == other.items
+        if isinstance(other, dict):
+            return self == SweepDict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("dict", self.items))
+
+    def __reduce__(self):
+        return (SweepDict, (dict(self.items),))
 
     def to_json(self) -> dict:
-        return {k: to_plain(v) for k, v in self}
+        return {k: to_plain(v) for k, v in self.items}
 
     def get(self, key: str, default: Any = None) -> Any:
-        for k, v in self:
+        for k, v in self.items:
             if k == key:
                 return v
         return default
@@ -76,9 +130,9 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (SweepList, SweepDict)):
         return value
     if isinstance(value, (list, tuple)):
-        return SweepList(canonical(v) for v in value)
+        return SweepList(value)
     if isinstance(value, dict):
-        return SweepDict(sorted((str(k), canonical(v)) for k, v in value.items()))
+        return SweepDict(value)
     if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "shape", None) == ():
         return value.item()  # NumPy scalar
     return value
@@ -129,7 +183,7 @@ def order_key(value: Any) -> tuple:
     if _is_number(value):
         return (0, float("inf") if value != value else float(value))
     if isinstance(value, SweepList):
-        return (1, tuple(order_key(v) for v in value))
+        return (1, tuple(order_key(v) for v in value.items))
     if isinstance(value, SweepDict):
         return (2, label(value))
     return (3, str(value))

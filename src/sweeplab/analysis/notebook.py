@@ -71,6 +71,22 @@ class RunAnalysis:
         ``.report`` (the test metric shown beside it), ``.split``, ``.note``."""
         return self.data.selection
 
+    def summary(self, metrics=None, sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
+        """One row per configuration (pending ones too): ``n``, ``diverged`` and
+        ``<metric>_mean``/``_std``, ranked like the report (the selection
+        metric, validation first) unless ``sort_by`` says otherwise."""
+        from sweeplab.store.frame import default_metrics, summarize
+
+        trials = self.run.trials
+        axes = list(self.run.axes)
+        if metrics is None:
+            metrics = list(dict.fromkeys(self.selection.columns + default_metrics(trials, axes))) \
+                if not self.data.trials.empty else None
+        if sort_by is None and not self.data.trials.empty:
+            sort_by = self.selection.metric
+            metrics = list(dict.fromkeys([*(metrics or []), sort_by]))
+        return summarize(trials, axes, metrics, sort_by, ascending)
+
     def table(self, axis: str | None = None, metrics=None, *, sort_by=None, top_n=None, formatted=False) -> pd.DataFrame:
         """Per-axis table (one row per value of ``axis``, full or short name) or,
         without ``axis``, one row per configuration; mean/std/n over seeds, best

@@ -81,6 +81,7 @@ class RunData:
     params_loader: Callable[[str], dict] | None = None
     predictions_loader: Callable[[str], dict] | None = None
     damaged: dict = field(default_factory=dict)
+    damaged_loader: Callable[[], dict] | None = None
     _selection: tuple | None = field(default=None, repr=False)
     _majority: tuple | None = field(default=None, repr=False)
 
@@ -118,6 +119,7 @@ class RunData:
             config_loader=_loader(run, store, "config"),
             params_loader=_loader(run, store, "load_params", "params"),
             predictions_loader=_loader(run, store, "load_predictions", "predictions"),
+            damaged_loader=_loader(run, store, "damaged_trials", "verify_artifacts"),
         )
 
     # ---- facts

@@ -164,3 +164,13 @@ def format_mean_std(mean: float, std: float, n: int | None = None, digits: int =
     if n is not None:
         text += f" (n={n})"
     return text
+
+
+def format_seconds(s) -> str:
+    """A duration for a table cell: ``4.1 ms``, ``350 ms``, ``2.35 s``; ``—`` when unknown."""
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "—"
+    s = float(s)
+    if s < 0.01:
+        return f"{s * 1e3:.2g} ms"
+    return f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.2f} s"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sweeplab import values as V
-from sweeplab.analysis.stats import aggregate, format_mean_std, lower_is_better
+from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds, lower_is_better
 
 EXTRA_COLUMNS = ("time_per_epoch", "n_params")
 _DEFAULT_BASES = ("accuracy", "f1", "loss", "mae", "mse")
@@ -348,8 +348,10 @@ def format_table(table: pd.DataFrame, *, digits: int = 4, columns: list[str] | N
         if m == "n_params":
             out[_label(m)] = [_params(v) for v in table[m]]
             continue
-        d = 3 if m == "time_per_epoch" else digits
-        out[_label(m)] = [format_mean_std(a, s, None, d) for a, s in zip(table[m], table[f"{m}_std"])]
+        if m == "time_per_epoch":
+            out[_label(m)] = [format_seconds(v) for v in table[m]]
+            continue
+        out[_label(m)] = [format_mean_std(a, s, None, digits) for a, s in zip(table[m], table[f"{m}_std"])]
         n_col = n_col if n_col is not None else table.get(f"{m}_n")
     counts = table["n"] if "n" in table.columns else n_col
     if counts is not None and pd.Series(counts).nunique() > 1:
@@ -383,7 +385,7 @@ def _params(v) -> str:
 
 def _label(col: str) -> str:
     if col == "time_per_epoch":
-        return "s/epoch (share)"
+        return "time/epoch"
     if col == "n_params":
         return "parameters"
     split, _, metric = col.partition("_")

@@ -10,7 +10,7 @@ import typer
 
 app = typer.Typer(help="Datasets: list, fetch (verified download), info (shapes, class "
                        "counts, sample figures).", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
 def _usage(msg: str) -> None:
@@ -66,12 +66,13 @@ def list_cmd() -> None:
     from .registry import DATASETS
 
     t = Table(title=f"datasets (data folder: {data_dir()})")
-    for col in ("name", "size", "cached", "shape", "classes", "description"):
-        t.add_column(col)
+    for col in ("name", "size", "cached", "shape", "classes"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("description", ratio=1)  # the terminal's width: only the description wraps
     for e in DATASETS:
         t.add_row(e.name, _human(e.meta.get("size")), "yes" if is_cached(e.name) else "no",
                   "x".join(map(str, e.meta["shape"])), str(len(e.meta["classes"])), e.doc)
-    Console(width=160).print(t)
+    Console(markup=False, emoji=False, highlight=False).print(t)
 
 
 @app.command("fetch")
@@ -95,27 +96,32 @@ def fetch_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
 
 @app.command("info")
 def info_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
-             out: Optional[Path] = typer.Option(None, "--out", help="folder for the figures "
-                                                "(default: current folder)"),
+             figures_dir: Optional[Path] = typer.Option(None, "--figures", "--out", metavar="DIR",
+                                                        help="write sample and class-count figures "
+                                                             "(PNG, SVG) into DIR"),
              param: Optional[List[str]] = typer.Option(None, "--param", "-p",
                                                        help="dataset parameter KEY=VALUE"),
              download: bool = typer.Option(True, help="download when the files are missing"),
-             n: int = typer.Option(25, help="number of samples in the grid")) -> None:
-    """Shapes and class counts per split; writes sample and class-count figures (PNG, SVG)."""
+             n: int = typer.Option(25, "--samples", "--n", min=1,
+                                   help="number of samples in the figure's grid")) -> None:
+    """Shapes and class counts per split; with --figures DIR, sample and class-count figures too."""
     import numpy as np
 
-    from . import figures
     from .download import DownloadError
     from .loaders import load_raw
+    from .paths import dataset_dir
 
     e = _entry(name)
     params = _parse_params(param)
+    folder = dataset_dir(e.name)
+    created = [p for p in (folder, folder.parent) if not p.exists()]  # folders a failed download may create
     try:
         ds = load_raw(e.name, download=download, **params)
     except ValueError as err:
         _usage(str(err).splitlines()[0])
     except (DownloadError, FileNotFoundError) as err:
-        _fail(str(err))
+        _remove_if_empty(created)
+        _usage(str(err))  # exit 2, as ``sweeplab run`` does for missing data
     typer.echo(f"{e.name}: {e.doc}")
     typer.echo(f"licence: {e.meta.get('licence')}; citation: {e.meta.get('citation')}")
     for split, (x, y) in ds.splits().items():
@@ -126,17 +132,37 @@ def info_cmd(name: str = typer.Argument(..., help="dataset name (see `list`)"),
         names = ds.class_names or [str(i) for i in range(len(counts))]
         what = "hour counts" if ds.name == "clocks" else "class counts"
         typer.echo(f"      {what}: " + ", ".join(f"{names[i]}={c}" for i, c in enumerate(counts)))
-    out = Path(out) if out is not None else Path.cwd()
+    if figures_dir is None:
+        return
+    try:
+        written = _write_figures(ds, e.name, Path(figures_dir), n)
+    except OSError as err:
+        _fail(f"{err.filename or figures_dir}: cannot write: {err.strerror or err}")
+    for p in written:
+        typer.echo(f"wrote {p}")
+
+
+def _write_figures(ds, name: str, out: Path, n: int) -> list[Path]:
+    from . import figures
+
     written = []
     x, y = ds.x_train, ds.y_train
     if ds.name == "synthetic2d":
         fig = figures.scatter2d(x, y, title=ds.description)
-        written += figures.save(fig, out / f"{e.name}_scatter")
+        written += figures.save(fig, out / f"{name}_scatter")
     elif ds.name == "clocks":
-        written += figures.save(figures.clock_grid(x, y, n=n), out / f"{e.name}_samples")
+        written += figures.save(figures.clock_grid(x, y, n=n), out / f"{name}_samples")
     else:
-        fig = figures.sample_grid(x, y, n=n, class_names=ds.class_names, title=e.name)
-        written += figures.save(fig, out / f"{e.name}_samples")
-    written += figures.save(figures.class_distribution(ds), out / f"{e.name}_classes")
-    for p in written:
-        typer.echo(f"wrote {p}")
+        fig = figures.sample_grid(x, y, n=n, class_names=ds.class_names, title=name)
+        written += figures.save(fig, out / f"{name}_samples")
+    written += figures.save(figures.class_distribution(ds), out / f"{name}_classes")
+    return written
+
+
+def _remove_if_empty(created: list[Path]) -> None:
+    """A failed download leaves no empty folder behind (only those it created, innermost first)."""
+    for folder in created:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            pass

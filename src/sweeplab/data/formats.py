@@ -10,6 +10,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +26,52 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 _IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
 
 
+MAX_IDX_BYTES = 2 * 1024**3  # no dataset sweeplab reads comes near this (MNIST images: 47 MB)
+
+
 def _open_bytes(path: Path) -> bytes:
+    """The (decompressed) bytes of an IDX file, ``.gz`` or raw.
+
+    A gzip stream is decompressed only as far as the size its IDX header gives
+    (plus one byte, to notice more), so a gzip bomb is refused after reading
+    a few bytes too many rather than filling memory.
+    """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, ValueError) as e:
-            raise FormatError(f"{path}: not a valid gzip file ({e})") from None
-    return raw
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if not gzipped:
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as g:
+            head = g.read(4)
+            head += g.read(4 * head[3]) if _is_idx_magic(head) else b""
+            dims = _idx_dims(head)
+            if dims is None:
+                return head  # not IDX, or a truncated header: parse_idx says which
+            limit = 4 + 4 * len(dims) + math.prod(dims) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
+            if limit > MAX_IDX_BYTES:
+                raise FormatError(f"{path}: IDX header says shape {dims} ({limit:,} bytes), more than the "
+                                  f"{MAX_IDX_BYTES:,} bytes accepted")
+            data = head + g.read(limit - len(head) + 1)
+    except (OSError, EOFError, ValueError, zlib.error) as e:
+        if isinstance(e, FormatError):
+            raise
+        raise FormatError(f"{path}: not a valid gzip file ({e})") from None
+    if len(data) > limit:
+        raise FormatError(f"{path}: IDX header says shape {dims} ({limit:,} bytes) but the file decompresses "
+                          "to more (wrong count in the header, trailing data, or a gzip bomb)")
+    return data
+
+
+def _is_idx_magic(head: bytes) -> bool:
+    return len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_DTYPES and head[3] >= 1
+
+
+def _idx_dims(head: bytes) -> tuple[int, ...] | None:
+    """The dimensions an IDX header gives; None when ``head`` is not a whole IDX header."""
+    if not _is_idx_magic(head) or len(head) < 4 + 4 * head[3]:
+        return None
+    return struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
 
 
 def raw_md5(path: str | Path) -> str:

@@ -10,6 +10,7 @@ an official test split (digits, synthetic2d, clocks) return ``x_test = y_test = 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tempfile
 import threading
@@ -314,13 +315,25 @@ def resolve_params(name: str, params: dict | None = None) -> tuple[str, dict[str
         if not ok:
             raise ValueError(f"data.params.{k}: {v!r} for dataset {entry.name!r} must be "
                              f"{type(default).__name__} (default {default!r})")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"data.params.{k}: {v!r} must be a finite number")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
             raise ValueError(f"data.params.{k}: {v!r} must be >= 0")
+        if k in _PARAM_MAX and v > _PARAM_MAX[k]:
+            raise ValueError(f"data.params.{k}: {v!r} must be <= {_PARAM_MAX[k]:,}")
         full[k] = v
     for k in ("n_samples", "n_images", "size"):
         if k in full and full[k] < 1:
             raise ValueError(f"data.params.{k}: {full[k]!r} must be >= 1")
+    if "n_images" in full and "size" in full and full["n_images"] * full["size"] ** 2 > _MAX_PIXELS:
+        raise ValueError(f"data.params: n_images x size^2 = {full['n_images'] * full['size'] ** 2:,} pixels, "
+                         f"more than the {_MAX_PIXELS:,} accepted")
     return entry.name, full
+
+
+# Generated datasets: sizes that fit memory, seeds NumPy accepts.
+_PARAM_MAX = {"n_samples": 10_000_000, "n_images": 1_000_000, "size": 1024, "seed": 2**32 - 1}
+_MAX_PIXELS = 2**31
 
 
 @functools.lru_cache(maxsize=8)

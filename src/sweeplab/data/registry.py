@@ -115,7 +115,7 @@ DATASETS.add(Entry(
 
 DATASETS.add(Entry(
     "synthetic2d", loaders.load_synthetic2d, aliases=("synthetic",),
-    doc="2-D binary toy data: seed 002's labelling functions f1/f2/f3 on uniform points in "
+    doc="2-D binary toy data: the labelling functions f1/f2/f3 of lab report 002 on uniform points in "
         "[-50, 50]^2, plus moons, circles, xor, spirals.",
     params=(
         Param("function", "f1", "labelling function: f1 (triangle), f2 (sinusoidal clusters), "
@@ -127,7 +127,7 @@ DATASETS.add(Entry(
     ),
     meta=dict(
         kind="builtin", shape=(2,), classes=["0", "1"], task="binary", licence="generated",
-        citation="seed report 002 (labelling functions f1, f2, f3)", size=0, max_value=None,
+        citation="the labelling functions f1, f2, f3 of lab report 002 reproduced in docs/seeds.md", size=0, max_value=None,
         choices={"function": list(FUNCTIONS)},
     ),
 ))
@@ -144,7 +144,7 @@ DATASETS.add(Entry(
     ),
     meta=dict(
         kind="builtin", shape=(150, 150, 1), classes=[str(h) for h in range(12)],
-        task="multihead", licence="generated", citation="seed report 004 (tell the time)",
+        task="multihead", licence="generated", citation="the tell-the-time task of lab report 004 reproduced in docs/seeds.md",
         size=0, max_value=255,
     ),
 ))

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sweeplab.spec.types import SEED_MAX, Bool, Float, Int
+
 TASK_TYPES = ("multiclass", "binary", "regression", "multihead")
 NORMALIZE = ("unit", "standardize", "none")
 
@@ -25,11 +27,11 @@ class TaskSpec(BaseModel):
     - multihead: clocks only: heads "hour" (multiclass, 12) and "minute" (regression, 0..59).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: Literal["multiclass", "binary", "regression", "multihead"] | None = None
-    positive: list[int] | None = None
-    target_scale: float = Field(1.0, gt=0.0)  # multiplies regression targets (clocks minute / 60: 1/60)
+    positive: list[Int] | None = None
+    target_scale: Float = Field(1.0, gt=0.0)  # multiplies regression targets (clocks minute / 60: 1/60)
 
     @field_validator("positive")
     @classmethod
@@ -49,32 +51,32 @@ class AugmentSpec(BaseModel):
     samples; the noise is Gaussian with std ``sigma`` in the units the model sees
     (after ``normalize``), labels are those of the originals."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    fraction: float = Field(0.1, ge=0.0, le=10.0)
-    sigma: float = Field(1.0, ge=0.0)
+    fraction: Float = Field(0.1, ge=0.0, le=10.0)
+    sigma: Float = Field(1.0, ge=0.0)
 
 
 class DataSpec(BaseModel):
     """The ``[data]`` section of a study file (see docs/datasets.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     dataset: str
     params: dict[str, Any] = Field(default_factory=dict)
     task: TaskSpec = Field(default_factory=TaskSpec)
-    subsample: int | None = Field(None, ge=1)
+    subsample: Int | None = Field(None, ge=1)
     augment: AugmentSpec | None = None
-    permute_pixels: bool = False
+    permute_pixels: Bool = False
     normalize: Literal["unit", "standardize", "none"] | None = None
-    validation_split: float | None = Field(None, gt=0.0, lt=1.0)
-    validation_size: int | None = Field(None, ge=1)
+    validation_split: Float | None = Field(None, gt=0.0, lt=1.0)
+    validation_size: Int | None = Field(None, ge=1)
     # Keras's ``fit(validation_data=(x_test, y_test))``, as seed 001 does: per-epoch curves
     # on the test split. The test split then also chooses early-stopping epochs: say so in reports.
     validation_data: Literal["test"] | None = None
-    test_size: float | None = Field(None, gt=0.0, lt=1.0)
-    stratify: bool = True
-    seed: int | None = None
+    test_size: Float | None = Field(None, gt=0.0, lt=1.0)
+    stratify: Bool = True
+    seed: Int | None = Field(None, ge=0, le=SEED_MAX)
 
     @field_validator("task", mode="before")
     @classmethod

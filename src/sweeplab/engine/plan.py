@@ -13,8 +13,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+import numpy as np
 
 from sweeplab.store.records import TrialRecord
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
@@ -98,5 +101,64 @@ def max_trials_for(n_params: int, batch_size: int, activations_per_example: int,
     Per trial: parameters, gradients, up to three optimizer slots and a best-weights
     copy (6 x params), plus forward activations kept for the backward pass.
     """
-    per_trial = 4 * (6 * n_params + 3 * batch_size * activations_per_example)
+    per_trial = trial_bytes(n_params, batch_size, activations_per_example)
     return max(1, int(budget_bytes // max(per_trial, 1)))
+
+
+def trial_bytes(n_params: int, batch_size: int, activations_per_example: int) -> int:
+    """Estimated memory of one training trial (float32): 6 x params + 3 x a batch's activations."""
+    return 4 * (6 * n_params + 3 * batch_size * activations_per_example)
+
+
+def memory_budget_bytes() -> int:
+    """The most memory one trial may need: the machine's physical memory (16 GiB if unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 1024**3
+
+
+def check_trial_fits(n_params: int, batch_size: int, activations_per_example: int,
+                     budget_bytes: int | None = None) -> None:
+    """Refuse, at plan time, a model whose single trial cannot fit memory.
+
+    Raises:
+        ValueError: naming the estimated bytes and the budget (the CLI shows one line, exit 2).
+    """
+    need = trial_bytes(n_params, batch_size, activations_per_example)
+    budget = budget_bytes or memory_budget_bytes()
+    if need > budget:
+        raise ValueError(f"model: one trial needs about {_bytes(need)} ({n_params:,} parameters, batches of "
+                         f"{batch_size:,} x {activations_per_example:,} activations), more than the "
+                         f"{_bytes(budget)} memory budget; use smaller layers or batches")
+
+
+def check_folds(k: int | None, prepared) -> None:
+    """Refuse, at plan time, more cross-validation folds than the training data allows.
+
+    Every fold needs a validation sample; stratified folds (classification) need
+    one sample of every class per fold, so ``k`` is at most the smallest class count.
+
+    Raises:
+        ValueError: naming the folds, the samples and the most folds accepted.
+    """
+    if not k:
+        return
+    n = int(prepared.train.x.shape[0])
+    if k > n:
+        raise ValueError(f"field 'train.cross_validation': {k} folds but only {n} training samples; "
+                         f"accepted: 2..{n}")
+    (head, info), = list(prepared.heads.items())[:1]
+    if info.kind != "regression":
+        labels, counts = np.unique(np.asarray(prepared.train.y[head]), return_counts=True)
+        i = int(np.argmin(counts))
+        if k > counts[i]:
+            raise ValueError(f"field 'train.cross_validation': {k} stratified folds but class {labels[i]} has "
+                             f"only {counts[i]} training samples; accepted: 2..{counts[i]}")
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} bytes"

@@ -20,18 +20,11 @@ import numpy as np
 
 from sweeplab.engine.plan import INITIALIZER_KEYS
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
+from sweeplab.engine.progress import Progress
 from sweeplab.models.model import Model, build_model
 from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
 from sweeplab.vocab.metrics import metric_from_confusion, metric_from_sums
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
-
-
-class Progress:
-    """Progress callbacks (no-op); the CLI draws bars with them."""
-
-    def group_start(self, index: int, n_groups: int, n_trials: int, epochs: int, label: str) -> None: ...
-    def epoch_end(self, epoch: int, seconds: float, summary: dict[str, float]) -> None: ...
-    def group_end(self, seconds: float) -> None: ...
 
 
 @dataclass
@@ -315,7 +308,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     if restore:
         best_params, best_state = jax.tree_util.tree_map(jnp.copy, (params, state))
 
-    progress.group_start(index, n_groups, len(trials), train.epochs, label)
+    progress.group_start(index, n_groups, len(trials), train.epochs, label, steps=program.steps)
     epoch_seconds: list[float] = []
     t_group = time.perf_counter()
     for epoch in range(1, train.epochs + 1):

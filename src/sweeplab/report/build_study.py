@@ -59,7 +59,7 @@ def top_table(rd: RunData, metrics, metric: str, top_n: int) -> Section:
     if len(t) <= top_n:
         caption = f"All {len(t)} configurations {what} (★ best)."
     disp = tables.format_table(shown, columns=_display(t, rd, metric))
-    note = ("s/epoch (share) is the compiled group's time per epoch divided by the trials trained in it; "
+    note = ("time/epoch is the trial's share: the compiled group's time per epoch divided by the trials trained in it; "
             "every metric is in the CSV.")
     flagged = _flag_note(t)
     if flagged:
@@ -147,7 +147,7 @@ def effects(rd: RunData, metrics, metric: str) -> Section:
         by = others[0] if len(rd.axes) == 2 and others else None
         fig = fs.effect_plot(rd.trials, axis, pair, by=by)
         cap = f"{', '.join(tables._label(m) for m in pair)} against {axis}; points are means over seeds, bars ±1 std"
-        cap += f", one line per value of {by}." if by else "."
+        cap += f", one colour per value of {by}." if by else "."
         sec.items.append(FigureItem(f"effect_{_slug(axis)}", cap, fig))
     return sec
 

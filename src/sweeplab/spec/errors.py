@@ -12,13 +12,62 @@ the path and the bad value.
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 
+MAX_MESSAGE = 1000  # characters of one error line; longer ones are cut in the middle
+
+
 class StudyError(ValueError):
-    """A mistake in a study file (or a CLI argument naming one); shown as one line, exit code 2."""
+    """A mistake in a study file (or a CLI argument naming one); shown as one line, exit code 2.
+
+    The message is kept to one line of at most ``MAX_MESSAGE`` characters, whatever
+    the (possibly huge or multi-line) value it quotes.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line (line breaks as spaces), cut in the middle beyond ``limit``."""
+    text = " ".join(str(message).splitlines())
+    if len(text) > limit:
+        half = (limit - 5) // 2
+        text = f"{text[:half]} ... {text[-half:]}"
+    return text
+
+
+class _ShortRepr(reprlib.Repr):
+    """``repr`` that looks at only a few items of a container and never prints a huge number."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 6, 6, 4
+        self.maxstring, self.maxother, self.maxlong = 60, 60, 40
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 128:  # str() of a huge int is slow (and refused beyond 4300 digits)
+            return f"<an integer of about {int((x.bit_length() - 1) * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+    def repr_bool(self, x, level):
+        return repr(x)
+
+
+_SHORT = _ShortRepr()
+
+
+def short_repr(value: Any, limit: int = 120) -> str:
+    """A bounded ``repr`` of a value from a study file (which may be huge or self-referencing)."""
+    try:
+        text = _SHORT.repr(value)
+    except Exception:  # noqa: BLE001 - a repr must never fail an error message
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 _UNSET = object()
@@ -84,9 +133,9 @@ def _shown(value: Any, msg: str) -> str:
     """`` (got VALUE)``, unless the message already names the value or it is a whole section."""
     if value is _UNSET or isinstance(value, dict):
         return ""
-    text = repr(value)
+    text = short_repr(value)
     named = f"got {text}" in msg.lower() or (isinstance(value, str) and text in msg)
-    if named or len(text) > 120:
+    if named:
         return ""
     return f" (got {text})"
 

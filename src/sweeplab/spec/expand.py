@@ -11,20 +11,19 @@ import copy
 import hashlib
 import itertools
 import json
-import tomllib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sweeplab.data.spec import DataSpec
-from sweeplab.spec.errors import StudyError, format_validation_error
+from sweeplab.spec.errors import StudyError, format_validation_error, short_repr
 from sweeplab.spec.schema import ModelSpec, StudySpec, TrainSpec
+from sweeplab.spec.source import BUILTIN_DIR, builtin_studies, parse_text, read_text, resolve_path  # noqa: F401
 from sweeplab.store.records import TrialRecord
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "studies"
 SWEEPABLE = ("data", "model", "train")
 
 
@@ -53,49 +52,15 @@ class Study:
         return self.spec.study.name
 
 
-def builtin_studies() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(BUILTIN_DIR.rglob("*.toml"))}
-
-
-def resolve_path(study: str | Path) -> Path:
-    """A study file path, or the name of a built-in study."""
-    p = Path(study)
-    if p.is_file():
-        return p
-    builtins = builtin_studies()
-    if str(study) in builtins:
-        return builtins[str(study)]
-    raise StudyError(
-        f"no study file {str(study)!r} and no built-in study of that name; built-in studies: "
-        f"{', '.join(builtins) or '(none)'}"
-    )
-
-
-def parse_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        if source.endswith((".yaml", ".yml")):
-            raw = yaml.safe_load(text)
-        else:
-            raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise StudyError(f"{source}: not valid TOML: {str(e).splitlines()[0]}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        what = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise StudyError(f"{source}: not valid YAML: {what}{where}") from None
-    if not isinstance(raw, dict):
-        raise StudyError(f"{source}: a study file is a table with sections study, data, model, train, sweep")
-    return raw
-
-
 def load_study(study: str | Path) -> Study:
+    """Load, validate and expand a study file (or built-in study name).
+
+    Raises:
+        StudyError: one line naming the file, the field, the value and what is accepted.
+        OSError: the file exists but cannot be read.
+    """
     path = resolve_path(study)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise StudyError(f"{path}: not a text file (a study file is UTF-8 TOML or YAML)") from None
-    return study_from_text(text, str(path))
+    return study_from_text(read_text(path), str(path))
 
 
 def study_from_text(text: str, source: str = "<study>") -> Study:
@@ -106,13 +71,18 @@ def study_from_text(text: str, source: str = "<study>") -> Study:
         raise StudyError(format_validation_error(e, source=source, model=StudySpec)) from None
     except ValueError as e:  # registry errors raised outside pydantic's wrapping
         raise StudyError(f"{source}: {e}") from None
-    combos, axes = sweep_combinations(raw.get("sweep", {}), source)
+    combos, axes = sweep_combinations(raw.get("sweep", {}), source, spec)
     trials = expand(spec, raw, combos, source)
     return Study(spec, source, text, raw, tuple(trials), tuple(axes))
 
 
-def sweep_combinations(sweep: dict[str, Any], source: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Grid over independent axes; each ``[[sweep.zip]]`` table is one axis of tuples."""
+def sweep_combinations(sweep: dict[str, Any], source: str,
+                       spec: StudySpec | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Grid over independent axes; each ``[[sweep.zip]]`` table is one axis of tuples.
+
+    With ``spec``, the number of trials (grid x repeats x folds) is checked against
+    ``study.max_trials`` before the grid is built.
+    """
     factors: list[list[dict[str, Any]]] = []
     axes: list[str] = []
     for key, values in sweep.items():
@@ -120,7 +90,8 @@ def sweep_combinations(sweep: dict[str, Any], source: str) -> tuple[list[dict[st
             tables = values if isinstance(values, list) else [values]
             for i, table in enumerate(tables):
                 if not isinstance(table, dict) or not table:
-                    raise StudyError(f"{source}: field 'sweep.zip[{i}]': a table of axis = [values], got {table!r}")
+                    raise StudyError(f"{source}: field 'sweep.zip[{i}]': a table of axis = [values], "
+                                     f"got {short_repr(table)}")
                 lengths = {k: len(_values(source, f'zip[{i}]."{k}"', v)) for k, v in table.items()}
                 if len(set(lengths.values())) != 1:
                     raise StudyError(f"{source}: field 'sweep.zip[{i}]': zipped axes need lists of one length, "
@@ -134,14 +105,38 @@ def sweep_combinations(sweep: dict[str, Any], source: str) -> tuple[list[dict[st
         _check_path(source, key)
         axes.append(key)
         factors.append([{key: v} for v in _values(source, f'"{key}"', values)])
+    if spec is not None:
+        check_trial_count(spec, factors, source)
     combos = [dict(kv for part in prod for kv in part.items()) for prod in itertools.product(*factors)]
     return combos or [{}], axes
 
 
 def _values(source, label, values) -> list:
     if not isinstance(values, list) or not values:
-        raise StudyError(f"{source}: field 'sweep.{label}': must be a non-empty list of values (got {values!r})")
+        raise StudyError(f"{source}: field 'sweep.{label}': must be a non-empty list of values "
+                         f"(got {short_repr(values)})")
     return values
+
+
+def check_trial_count(spec: StudySpec, factors: list[list[dict[str, Any]]], source: str) -> int:
+    """The number of trials (an upper bound when folds are swept), refused above ``study.max_trials``.
+
+    Computed from the axis lengths alone, so a 10^8-trial grid is refused at once.
+    """
+    grid = math.prod(len(f) for f in factors)
+    folds = [spec.train.cross_validation or 1]
+    folds += [v for f in factors for combo in f for k, v in combo.items()
+              if k == "train.cross_validation" and isinstance(v, int) and not isinstance(v, bool)]
+    n_folds = max(1, min(max(folds), 100))
+    n = grid * spec.study.repeats * n_folds
+    limit = spec.study.max_trials
+    if n > limit:
+        parts = f"{grid:,} configuration(s) x {spec.study.repeats} repeat(s)" + \
+                (f" x {n_folds} folds" if n_folds > 1 else "")
+        raise StudyError(f"{source}: the sweep has {n:,} trials ({parts}), more than study.max_trials = "
+                         f"{limit:,}; use fewer values (or raise study.max_trials), or random search when it "
+                         "lands: issue 13")
+    return n
 
 
 def _check_path(source, key):
@@ -179,6 +174,13 @@ def deep_set(raw: dict, path: str, value: Any) -> None:
         node = node[part]
 
 
+def _context(overrides: dict[str, Any]) -> str:
+    """`` [sweep: a = 1, b = 'x']``: which combination a trial error comes from (built only on error)."""
+    if not overrides:
+        return ""
+    return f" [sweep: {', '.join(f'{k} = {short_repr(v, 60)}' for k, v in overrides.items())}]"
+
+
 def _hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
@@ -193,13 +195,13 @@ def expand(spec: StudySpec, raw: dict, combos: list[dict], source: str) -> list[
                 deep_set(cfg_raw, path, copy.deepcopy(value))
             except KeyError:
                 raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table (or the list index is out of range)")
-        ctx = f" [sweep: {', '.join(f'{k} = {v!r}' for k, v in overrides.items())}]" if overrides else ""
         try:
             trial_spec = TrialSpec.model_validate(cfg_raw)
         except ValidationError as e:
-            raise StudyError(format_validation_error(e, source=source, model=TrialSpec, context=ctx)) from None
+            raise StudyError(format_validation_error(e, source=source, model=TrialSpec,
+                                                     context=_context(overrides))) from None
         except ValueError as e:
-            raise StudyError(f"{source}: {e}{ctx}") from None
+            raise StudyError(f"{source}: {e}{_context(overrides)}") from None
         config = {
             "data": trial_spec.data.model_dump(mode="json"),
             "model": trial_spec.model.model_dump(mode="json", exclude_none=True),

@@ -8,7 +8,8 @@ the accepted values.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,8 +22,9 @@ from sweeplab.vocab.optimizers import OPTIMIZERS
 from sweeplab.vocab.params import InvalidParamError, check_params
 from sweeplab.models.layers import LAYERS
 from sweeplab.spec.errors import FieldError
+from sweeplab.spec.types import MAX_WIDTH, SEED_MAX, Bool, Float, Int
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True)
+_FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _name(registry):
@@ -43,22 +45,32 @@ class StudySection(BaseModel):
     name: str = Field(min_length=1, max_length=200,
                       description="name of the study; the default run directory is `runs/NAME`")
     description: str = Field("", description="one line shown by `sweeplab list` and in the report")
-    seed: int = Field(0, ge=0, description="base seed: repeat r trains with seed + r; also the data seed "
-                                           "unless data.seed is set")
-    repeats: int = Field(1, ge=1, le=1000, description="seeds per configuration (mean ± std over them)")
+    seed: Int = Field(0, ge=0, le=SEED_MAX, description="base seed: repeat r trains with seed + r; also the "
+                                                        "data seed unless data.seed is set; 0..2**32-1")
+    repeats: Int = Field(1, ge=1, le=1000, description="seeds per configuration (mean ± std over them)")
+    max_trials: Int = Field(100_000, ge=1, le=10_000_000,
+                            description="refuse a sweep with more trials than this (configurations x repeats "
+                                        "x folds), before anything is built")
+
+    @model_validator(mode="after")
+    def _last_seed(self):
+        if self.seed + self.repeats - 1 > SEED_MAX:
+            raise FieldError(f"seed + repeats - 1 = {self.seed + self.repeats - 1} exceeds the largest seed "
+                             f"2**32-1 = {SEED_MAX}; use a smaller study.seed", ("seed",), self.seed)
+        return self
 
 
 class MLPSpec(BaseModel):
     """Shorthand for a stack of dense layers: ``hidden = [300, 100]`` or ``units``+``depth``."""
 
     model_config = _FROZEN
-    hidden: tuple[int, ...] | None = Field(None, description="units of each hidden dense layer; "
+    hidden: tuple[Int, ...] | None = Field(None, description="units of each hidden dense layer; "
                                                              "[] is a single neuron / linear model")
-    units: int | None = Field(None, ge=1, description="with depth: depth hidden layers of this many units")
-    depth: int | None = Field(None, ge=0, description="with units: number of hidden layers")
+    units: Int | None = Field(None, ge=1, le=MAX_WIDTH, description="with depth: depth hidden layers of this many units")
+    depth: Int | None = Field(None, ge=0, le=10_000, description="with units: number of hidden layers")
     activation: str = Field("relu", description="activation of the hidden layers")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout rate after each hidden layer (0: none)")
-    batch_norm: bool = Field(False, description="batch normalization after each hidden layer")
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0, description="dropout rate after each hidden layer (0: none)")
+    batch_norm: Bool = Field(False, description="batch normalization after each hidden layer")
     kernel_initializer: str = Field("glorot_uniform", description="initializer of every kernel")
     bias_initializer: str = Field("zeros", description="initializer of every bias")
     output_activation: str | None = Field(None, description="activation of the output layer "
@@ -73,6 +85,8 @@ class MLPSpec(BaseModel):
         for i, u in enumerate(v or ()):
             if u < 1:
                 raise FieldError("a hidden layer size must be >= 1", (i,), u)
+            if u > MAX_WIDTH:
+                raise FieldError(f"a hidden layer size must be at most {MAX_WIDTH:.0e}", (i,), u)
         return v
 
     @model_validator(mode="after")
@@ -98,13 +112,13 @@ class HeadSpec(BaseModel):
     model_config = _FROZEN
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                       description="a target of the data (clocks multihead: hour, minute)")
-    units: int | None = Field(None, ge=1, description="output units (default: from the target)")
+    units: Int | None = Field(None, ge=1, le=MAX_WIDTH, description="output units (default: from the target)")
     activation: str | None = Field(None, description="output activation (default: from the target)")
     loss: str | None = Field(None, description="loss of this head (default: from the target)")
-    loss_weight: float = Field(1.0, ge=0.0, description="weight of this head's loss in the total loss")
+    loss_weight: Float = Field(1.0, ge=0.0, description="weight of this head's loss in the total loss")
     metrics: tuple[str, ...] | None = Field(None, description="metrics of this head (default: those of "
                                                               "train.metrics that fit the target)")
-    hidden: tuple[int, ...] = Field((), description="relu dense layers of this head only, before its output")
+    hidden: tuple[Annotated[Int, Field(ge=1, le=MAX_WIDTH)], ...] = Field((), description="relu dense layers of this head only, before its output")
 
     _act = field_validator("activation")(_name(ACTIVATIONS))
     _loss = field_validator("loss")(_name(LOSSES))
@@ -137,6 +151,8 @@ class ModelSpec(BaseModel):
                 out.append(LAYERS.validate(layer))
             except ValueError as e:
                 raise FieldError(str(e), (i,)) from None
+            for key, value in out[-1].items():
+                _check_layer_value(value, (i, key))
         return tuple(out)
 
     @model_validator(mode="after")
@@ -157,12 +173,12 @@ class EarlyStoppingSpec(BaseModel):
 
     model_config = _FROZEN
     monitor: str = Field("val_loss", description="the epoch metric watched, e.g. val_loss, val_accuracy")
-    patience: int = Field(0, ge=0, description="epochs without improvement before the trial stops")
-    min_delta: float = Field(0.0, ge=0.0, description="smallest change that counts as an improvement")
+    patience: Int = Field(0, ge=0, description="epochs without improvement before the trial stops")
+    min_delta: Float = Field(0.0, ge=0.0, description="smallest change that counts as an improvement")
     mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy-like metrics, "
                                                                     "else min")
-    restore_best_weights: bool = Field(False, description="keep the parameters of the best epoch")
-    start_from_epoch: int = Field(0, ge=0, description="epochs before stopping may start")
+    restore_best_weights: Bool = Field(False, description="keep the parameters of the best epoch")
+    start_from_epoch: Int = Field(0, ge=0, description="epochs before stopping may start")
 
     @field_validator("monitor")
     @classmethod
@@ -186,19 +202,22 @@ class TrainSpec(BaseModel):
                                                   "0.9, learning_rate = 0.1}")
     optimizer_params: dict[str, Any] = Field(default_factory=dict,
                                              description="optimizer hyperparameters (Keras names and defaults)")
-    learning_rate: float | None = Field(None, gt=0.0, description="default: the optimizer's Keras default")
+    learning_rate: Float | None = Field(None, gt=0.0, description="a finite number > 0; default: the "
+                                                                   "optimizer's Keras default")
     loss: str | None = Field(None, description="default: from the task (sparse_categorical_crossentropy, "
                                                "binary_crossentropy, mse)")
     metrics: tuple[str, ...] = Field(("accuracy",), description="metrics recorded per epoch (those that fit "
                                                                 "the task)")
     batch_size: int | Literal["full"] = Field(32, description='examples per step; "full" is full-batch')
-    epochs: int = Field(1, ge=1, le=100_000, description="passes over the training data")
-    shuffle: bool = Field(True, description="reshuffle the training data every epoch (per trial)")
+    epochs: Int = Field(1, ge=1, le=100_000, description="passes over the training data")
+    shuffle: Bool = Field(True, description="reshuffle the training data every epoch (per trial)")
     early_stopping: EarlyStoppingSpec | None = Field(None, description="Keras EarlyStopping (table below)")
-    cross_validation: int | None = Field(None, ge=2, le=100, description="k: train every configuration on "
-                                                                         "k folds (k trials per seed)")
-    gradient_norms: bool = Field(False, description="record per-layer gradient norms every epoch")
-    eval_batch_size: int = Field(2048, ge=1, description="batch size of validation and test evaluation")
+    cross_validation: Int | None = Field(None, ge=2, le=100, description="k: train every configuration on "
+                                                                         "k folds (k trials per seed); at most "
+                                                                         "the training samples (and, stratified, "
+                                                                         "the smallest class)")
+    gradient_norms: Bool = Field(False, description="record per-layer gradient norms every epoch")
+    eval_batch_size: Int = Field(2048, ge=1, description="batch size of validation and test evaluation")
 
     _opt = field_validator("optimizer")(_name(OPTIMIZERS))
     _loss = field_validator("loss")(_name(LOSSES))
@@ -248,6 +267,17 @@ class TrainSpec(BaseModel):
         return data
 
 
+def _check_layer_value(value: Any, loc: tuple) -> None:
+    """A number in a layer table: finite, and no larger than a layer size can be."""
+    if isinstance(value, (list, tuple)):
+        for j, v in enumerate(value):
+            _check_layer_value(v, loc + (j,))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
+        raise FieldError(f"must be at most {MAX_WIDTH:.0e}", loc, value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise FieldError("must be a finite number", loc, value)
+
+
 def _metric_names(names) -> tuple[str, ...]:
     out = []
     for i, m in enumerate(names):
@@ -261,11 +291,11 @@ def _metric_names(names) -> tuple[str, ...]:
 class ReportSpec(BaseModel):
     """The ``[report]`` section: what `sweeplab report` shows."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _FROZEN
     analyses: tuple[str, ...] | None = Field(None, description="analyses to include (default: chosen "
                                                                "from the data)")
     metrics: tuple[str, ...] | None = Field(None, description="metrics in the tables (default: all recorded)")
-    top_n: int = Field(20, ge=1, description="rows of the configuration and comparison tables")
+    top_n: Int = Field(20, ge=1, description="rows of the configuration and comparison tables")
     select_by: str | None = Field(None, description="metric that ranks configurations and picks the best: a name "
                                                     "(f1: its validation value when the study has validation "
                                                     "data, else test) or a split-prefixed column (test_f1); "

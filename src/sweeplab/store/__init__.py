@@ -2,16 +2,20 @@
 
 Writing (the driver only)::
 
-    with Store(run_dir) as store:
-        store.set_study(name, spec_text, spec_json)
-        store.register(records)              # planned trials, pending
-        todo = [r for r in records if r.trial_id not in store.finished_ids()]
-        store.commit_group(results)          # one transaction per group
+    with RunLock(run_dir) as lock:               # held from reading to the last commit
+        done = finished_ids(run_dir)             # read-only; creates nothing
+        ...                                      # plan and validate before any store exists
+        with Store(run_dir, lock=lock) as store:
+            store.register(records)              # planned trials, pending
+            store.set_study(name, spec_text, spec_json, trial_ids)   # current study + fingerprint
+            store.reset_trials(store.verify_artifacts(ids))          # damaged files: train again
+            store.commit_group(results)          # one transaction per group
 
 Reading::
 
-    run = sweeplab.store.load(run_dir)       # read-only
+    run = sweeplab.store.load(run_dir)           # read-only; load(run_dir, all=True): every study
     run.trials, run.epochs, run.summary(), run.history(trial_id), run.params(trial_id)
+    run.damaged_trials()                         # {trial_id: reason}
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
-from .sqlite import DB_NAME, SCHEMA_VERSION, Store, StoreError
+from .errors import StoreEnvironmentError, StoreError
+from .lock import RunLock
+from .sqlite import DB_NAME, SCHEMA_VERSION, Store, finished_ids, study_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from .frame import Run
@@ -32,19 +38,26 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "Run",
+    "RunLock",
     "Store",
+    "StoreEnvironmentError",
     "StoreError",
     "TrialRecord",
     "TrialResult",
+    "finished_ids",
     "load",
+    "study_fingerprint",
 ]
 
 
-def load(run_dir) -> "Run":
-    """Open ``run_dir`` read-only; :class:`StoreError` (one line) if it holds no results store."""
+def load(run_dir, *, all: bool = False) -> "Run":  # noqa: A002 - mirrors the CLI's --all
+    """Open ``run_dir`` read-only; :class:`StoreError` (one line) if it holds no results store.
+
+    By default the trials of the study run last; ``all=True``: every trial ever stored.
+    """
     from .frame import load as _load
 
-    return _load(run_dir)
+    return _load(run_dir, all=all)
 
 
 def __getattr__(name: str) -> Any:  # lazy: pandas is imported only when reading

@@ -8,7 +8,6 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -17,12 +16,14 @@ from .records import DIVERGED, FINISHED
 from .sqlite import (
     DB_NAME,
     StoreError,
-    _one_line,
+    current_filter,
     from_json,
+    open_readonly,
     read_config,
     read_npz,
     read_study,
-    validate_db,
+    sqlite_error,
+    verify_artifacts,
 )
 
 #: Columns of :func:`trials_frame` that are always present, in this order.
@@ -54,26 +55,26 @@ def is_loss_like(name: str) -> bool:
 
 
 def _groupable(value: Any) -> Any:
-    """JSON value -> something hashable that pandas can group on."""
-    if isinstance(value, list):
-        return tuple(_groupable(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return value
+    """JSON value -> its canonical sweep value (hashable; a list prints as ``[64]``)."""
+    from sweeplab.values import canonical
+
+    return canonical(value)
 
 
-def trials_frame(conn: sqlite3.Connection) -> pd.DataFrame:
-    """One row per trial.
+def trials_frame(conn: sqlite3.Connection, current: bool = False) -> pd.DataFrame:
+    """One row per trial (``current``: only the trials of the study run last, see :func:`current_filter`).
 
     Columns: :data:`TRIAL_COLUMNS`, then one per swept path (the keys of
     ``overrides``, lists as tuples, dicts as JSON text), then
     ``test_<metric>`` per test metric, then each key of ``final`` (a final
     key that collides with an earlier column is named ``final_<key>``).
     """
+    where, args = current_filter(conn) if current else ("1", ())
     cur = conn.execute(
         'SELECT trial_id, config_id, "group", seed, repeat, fold, status, epochs_run, diverged_epoch, '
         "stopped_epoch, best_epoch, n_params, seconds_per_epoch, compile_seconds, overrides, test, final "
-        "FROM trials ORDER BY rowid"
+        f"FROM trials WHERE {where} ORDER BY rowid",
+        args,
     )
     rows = cur.fetchall()
     axes: dict[str, None] = {}
@@ -81,9 +82,8 @@ def trials_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     final_keys: dict[str, None] = {}
     decoded = []
     for row in rows:
-        overrides = from_json(row[14]) or {}
-        test = from_json(row[15]) or {}
-        final = from_json(row[16]) or {}
+        overrides, test, final = (_json_dict(row[0], name, row[i]) for i, name in
+                                  ((14, "overrides"), (15, "test"), (16, "final")))
         axes.update(dict.fromkeys(overrides))
         test_keys.update(dict.fromkeys(test))
         final_keys.update(dict.fromkeys(final))
@@ -107,6 +107,15 @@ def trials_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     return frame
 
 
+def _json_dict(trial_id: str, column: str, text: str | None) -> dict:
+    value = from_json(text, f"trial {trial_id!r}, column {column!r}")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StoreError(f"trial {trial_id!r}, column {column!r}: expected a JSON object; the store is damaged")
+    return value
+
+
 def _float_or_nan(value: Any) -> Any:
     if value is None:
         return np.nan
@@ -116,13 +125,19 @@ def _float_or_nan(value: Any) -> Any:
         return value
 
 
-def epochs_frame(conn: sqlite3.Connection, trial_id: str | None = None) -> pd.DataFrame:
-    """Long form: trial_id, epoch, split, metric, value (NaN where non-finite was stored as NULL)."""
+def epochs_frame(conn: sqlite3.Connection, trial_id: str | None = None, current: bool = False) -> pd.DataFrame:
+    """Long form: trial_id, epoch, split, metric, value (NaN where non-finite was stored as NULL).
+
+    ``current``: only epochs of the trials of the study run last.
+    """
     sql = "SELECT trial_id, epoch, split, metric, value FROM epochs"
     args: tuple = ()
     if trial_id is not None:
         sql += " WHERE trial_id=?"
         args = (trial_id,)
+    elif current:
+        where, args = current_filter(conn)
+        sql += f" WHERE {where}"
     rows = conn.execute(sql + " ORDER BY trial_id, split, metric, epoch", args).fetchall()
     frame = pd.DataFrame(rows, columns=["trial_id", "epoch", "split", "metric", "value"])
     frame["epoch"] = frame["epoch"].astype("int64")
@@ -243,23 +258,20 @@ def summarize(
 
 
 class Run:
-    """A run directory opened read-only (what :func:`load` returns)."""
+    """A run directory opened read-only (what :func:`load` returns).
 
-    def __init__(self, run_dir: str | os.PathLike):
+    ``trials`` and ``epochs`` hold the trials of the study run last in this
+    directory (its fingerprint, see :func:`sweeplab.store.sqlite.study_fingerprint`);
+    with ``all=True`` every trial ever stored there, earlier versions of an
+    edited study included. A store written before fingerprints existed:
+    every trial is current.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, *, all: bool = False):  # noqa: A002 - mirrors --all
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
-        if not self.path.is_file():
-            raise StoreError(f"{self.run_dir}: no results store here ({DB_NAME} not found)")
-        uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
-        try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(uri, uri=True, timeout=30.0)
-            validate_db(self._conn, self.path, allow_empty=False)
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(f"{self.path}: cannot open ({_one_line(exc)})") from None
-        except BaseException:
-            self.close()
-            raise
+        self.all = bool(all)
+        self._conn: sqlite3.Connection | None = open_readonly(self.run_dir)
 
     def _c(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -270,7 +282,7 @@ class Run:
         try:
             return fn(self._c(), *args)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: {_one_line(exc)}") from None
+            raise sqlite_error(self.path, exc, "cannot read") from None
 
     def close(self) -> None:
         conn, self._conn = getattr(self, "_conn", None), None
@@ -288,13 +300,24 @@ class Run:
 
     @functools.cached_property
     def trials(self) -> pd.DataFrame:
-        """One row per trial (loaded once)."""
-        return self._query(trials_frame)
+        """One row per trial of the current study, or of every study with ``all=True`` (loaded once)."""
+        return self._query(trials_frame, not self.all)
 
     @functools.cached_property
     def epochs(self) -> pd.DataFrame:
-        """Every recorded epoch, long form (loaded once)."""
-        return self._query(epochs_frame)
+        """Every recorded epoch of those trials, long form (loaded once)."""
+        return self._query(epochs_frame, None, not self.all)
+
+    def damaged_trials(self) -> dict[str, str]:
+        """``{trial_id: reason}``: finished or diverged trials (of :attr:`trials`) whose saved files are damaged.
+
+        A reason names the artifact and what is wrong: a missing file, a size
+        or checksum that differs from the store, an unreadable file, a path
+        that leads outside the run directory. Nothing outside the run
+        directory is opened. A resume (``sweeplab run``) trains these again.
+        """
+        ids = list(self.trials["trial_id"])
+        return self._query(verify_artifacts, self.run_dir, ids)
 
     @functools.cached_property
     def study(self) -> dict | None:
@@ -316,7 +339,7 @@ class Run:
 
     def history(self, trial_id: str) -> pd.DataFrame:
         """Wide per-epoch table of one trial: index ``epoch``, columns ``train_loss``, ``val_accuracy``..."""
-        if "epochs" in self.__dict__:
+        if "epochs" in self.__dict__ and (self.all or trial_id in set(self.trials["trial_id"])):
             epochs = self.epochs[self.epochs["trial_id"] == trial_id]
         else:
             epochs = self._query(epochs_frame, trial_id)
@@ -334,6 +357,9 @@ class Run:
         return self._query(read_npz, self.run_dir, self.path, trial_id, "predictions")
 
 
-def load(run_dir: str | os.PathLike) -> Run:
-    """Open a run directory read-only. Raises :class:`StoreError` (one line) if it has no store."""
-    return Run(run_dir)
+def load(run_dir: str | os.PathLike, *, all: bool = False) -> Run:  # noqa: A002
+    """Open a run directory read-only. Raises :class:`StoreError` (one line) if it has no store.
+
+    ``all=True``: every trial ever stored, not only those of the current study.
+    """
+    return Run(run_dir, all=all)

@@ -45,7 +45,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sqlite3
 import statistics
 import tempfile
@@ -53,18 +52,34 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
 import numpy as np
 
+from .errors import StoreEnvironmentError, StoreError, one_line, os_error, sqlite_error
+from .lock import RunLock
+from .paths import (
+    ARTIFACT_KINDS,
+    DB_NAME,
+    LOCK_NAME,
+    TRIAL_ID_RE as _TRIAL_ID_RE,
+    TRIALS_DIR,
+    check_dir_inside,
+    is_commit_temp,
+    open_regular,
+    remove_stale_temps,
+    sha256_fd,
+    unlink_inside,
+    why_damaged,
+    why_unsafe,
+)
 from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
 
-SCHEMA_VERSION = 1
-DB_NAME = "results.sqlite"
-LOCK_NAME = ".sweeplab.lock"
-TRIALS_DIR = "trials"
-ARTIFACT_KINDS = ("params", "predictions")
-
-_TRIAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+#: 1: the first layout. 2: ``artifacts.size`` and ``study_trials`` (the trial set of each
+#: study fingerprint); a version-1 store is migrated when a writer opens it and read as is.
+SCHEMA_VERSION = 2
+#: Study file texts above this size are refused (a study is a page of TOML, not a data set).
+MAX_STUDY_TEXT = 16 * 1024 * 1024
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
@@ -112,15 +127,29 @@ CREATE TABLE IF NOT EXISTS artifacts (
     kind     TEXT NOT NULL,
     path     TEXT NOT NULL,
     sha256   TEXT NOT NULL,
+    size     INTEGER,
     PRIMARY KEY (trial_id, kind)
 );
+CREATE TABLE IF NOT EXISTS study_trials (
+    fingerprint TEXT NOT NULL,
+    trial_id    TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, trial_id)
+) WITHOUT ROWID;
 """
 
-_STUDY_KEYS = ("name", "spec_text", "spec_json", "sweeplab_version", "created")
+#: Schema changes from version N to N + 1 (run in one transaction by the writer).
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE artifacts ADD COLUMN size INTEGER",
+        "CREATE TABLE IF NOT EXISTS study_trials (fingerprint TEXT NOT NULL, trial_id TEXT NOT NULL, "
+        "PRIMARY KEY (fingerprint, trial_id)) WITHOUT ROWID",
+    ),
+}
 
+_STUDY_KEYS = ("name", "spec_text", "spec_json", "sweeplab_version", "created", "fingerprint")
 
-class StoreError(Exception):
-    """A results store problem, with a one-line message naming the file."""
+__all__ = ["SCHEMA_VERSION", "DB_NAME", "Store", "StoreError", "StoreEnvironmentError", "RunLock",
+           "study_fingerprint", "finished_ids", "LOCK_NAME"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -149,8 +178,27 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, default=_json_default, separators=(",", ":"))
 
 
-def from_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def from_json(text: str | None, where: str | None = None) -> Any:
+    """Decode a JSON column; ``where`` ("trial 'x', column 'final'") names it in the :class:`StoreError`."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        if where is None:
+            raise
+        raise StoreError(f"{where}: corrupt JSON ({one_line(exc)[:120]}); the store is damaged") from None
+
+
+def study_fingerprint(trial_ids: Iterable[str]) -> str:
+    """The fingerprint of a study: a hash of the set of its trial ids.
+
+    A trial id is already the hash of the trial's resolved configuration,
+    seed and fold, so two study files have the same fingerprint exactly when
+    they define the same trials: cosmetic edits (description, ``[report]``,
+    comments, key order) keep it, any edit of what is trained changes it.
+    """
+    return hashlib.sha256("\n".join(sorted(set(trial_ids))).encode()).hexdigest()[:16]
 
 
 def _opt_int(v: Any) -> int | None:
@@ -206,7 +254,6 @@ def write_npz_tmp(directory: Path, name: str, arrays: Mapping[str, Any]) -> tupl
     ``allow_pickle=False``; fsynced. Returns (temporary path, sha256).
     """
     flat = _flatten_arrays(arrays)
-    directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -229,50 +276,63 @@ def write_npz_tmp(directory: Path, name: str, arrays: Mapping[str, Any]) -> tupl
         raise
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_one_line = one_line
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _rollback(conn: sqlite3.Connection) -> None:
+    """ROLLBACK if a transaction is open; never raises (a failed ROLLBACK must not hide the real error)."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 # --------------------------------------------------------------------------- reading (shared by Store and Run)
 
 
-def validate_db(conn: sqlite3.Connection, db_path: Path, *, allow_empty: bool) -> bool:
-    """Check that ``conn`` is a sweeplab store. Returns False if it is empty."""
+def validate_db(conn: sqlite3.Connection, db_path: Path, *, allow_empty: bool) -> int:
+    """Check that ``conn`` is a sweeplab store; return its schema version (0 if the file is empty).
+
+    Versions 1..:data:`SCHEMA_VERSION` are accepted (a writer migrates older ones).
+    """
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{db_path}: not a sweeplab results store ({_one_line(exc)})") from None
+        raise _open_error(db_path, exc) from None
     if not tables:
         if allow_empty:
-            return False
+            return 0
         raise StoreError(f"{db_path}: empty database, not a sweeplab results store")
     missing = {"meta", "trials", "epochs", "artifacts"} - tables
     if missing:
         raise StoreError(
             f"{db_path}: not a sweeplab results store (missing tables: {', '.join(sorted(missing))})"
         )
-    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise _open_error(db_path, exc) from None
     if row is None:
         raise StoreError(f"{db_path}: not a sweeplab results store (no schema_version in meta)")
     try:
         version = int(row[0])
     except (TypeError, ValueError):
-        raise StoreError(f"{db_path}: bad schema_version {row[0]!r}") from None
-    if version != SCHEMA_VERSION:
+        raise StoreError(f"{db_path}: bad schema_version {str(row[0])[:40]!r}") from None
+    if not 1 <= version <= SCHEMA_VERSION:
         newer = "a newer" if version > SCHEMA_VERSION else "an older"
         raise StoreError(
             f"{db_path}: schema_version {version} was written by {newer} sweeplab "
-            f"(this one reads {SCHEMA_VERSION})"
+            f"(this one reads 1 to {SCHEMA_VERSION})"
         )
-    return True
+    return version
+
+
+def _open_error(db_path: Path, exc: sqlite3.Error) -> StoreError:
+    err = sqlite_error(db_path, exc, "cannot open")
+    if isinstance(err, StoreEnvironmentError):
+        return err
+    return StoreError(f"{db_path}: not a sweeplab results store ({_one_line(exc)})")
 
 
 def read_study(conn: sqlite3.Connection) -> dict | None:
@@ -282,37 +342,174 @@ def read_study(conn: sqlite3.Connection) -> dict | None:
     out: dict[str, Any] = {}
     for key in _STUDY_KEYS:
         value = rows.get(f"study.{key}")
-        out[key] = from_json(value) if key == "spec_json" else value
+        out[key] = from_json(value, "meta 'study.spec_json'") if key == "spec_json" else value
     return out
+
+
+def current_fingerprint(conn: sqlite3.Connection) -> str | None:
+    """The fingerprint of the study run last, or None (a store written before fingerprints: every trial is current)."""
+    row = conn.execute("SELECT value FROM meta WHERE key='study.fingerprint'").fetchone()
+    if row is None or not _has_table(conn, "study_trials"):
+        return None
+    return row[0]
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def current_filter(conn: sqlite3.Connection, column: str = "trial_id") -> tuple[str, tuple]:
+    """SQL condition (and its arguments) selecting the trials of the current study; ``("1", ())`` for all."""
+    fp = current_fingerprint(conn)
+    if fp is None:
+        return "1", ()
+    return f"{column} IN (SELECT trial_id FROM study_trials WHERE fingerprint=?)", (fp,)
 
 
 def read_config(conn: sqlite3.Connection, trial_id: str, db_path: Path) -> dict:
     row = conn.execute("SELECT config FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
     if row is None:
         raise StoreError(f"{db_path}: no trial {trial_id!r}")
-    return from_json(row[0])
+    return from_json(row[0], f"{db_path}: trial {trial_id!r}, column 'config'")
+
+
+def _artifact_size_sql(conn: sqlite3.Connection) -> str:
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(artifacts)")}
+    return "size" if "size" in cols else "NULL"
 
 
 def read_npz(conn: sqlite3.Connection, run_dir: Path, db_path: Path, trial_id: str, kind: str) -> dict[str, np.ndarray]:
+    """The arrays of one artifact, after checking its path stays in ``run_dir`` and its size and checksum."""
     row = conn.execute(
-        "SELECT path, sha256 FROM artifacts WHERE trial_id=? AND kind=?", (trial_id, kind)
+        f"SELECT path, sha256, {_artifact_size_sql(conn)} FROM artifacts WHERE trial_id=? AND kind=?",
+        (trial_id, kind),
     ).fetchone()
     if row is None:
         if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (trial_id,)).fetchone() is None:
             raise StoreError(f"{db_path}: no trial {trial_id!r}")
         raise StoreError(f"{db_path}: trial {trial_id!r} has no saved {kind}")
-    path = run_dir / row[0]
+    rel, sha, size = row
+    unsafe = why_unsafe(run_dir, rel)
+    if unsafe:  # refused before anything is opened
+        raise StoreError(f"{db_path}: trial {trial_id!r}: {kind} path {str(rel)[:200]!r} {unsafe}; the store is damaged")
+    path = run_dir / rel
     try:
-        actual = _sha256(path)
+        f = os.fdopen(open_regular(path), "rb")
     except OSError as exc:
-        raise StoreError(f"{path}: cannot read {kind} of trial {trial_id!r} ({_one_line(exc)})") from None
-    if actual != row[1]:
-        raise StoreError(f"{path}: checksum does not match the store (file changed or corrupt)")
+        raise StoreError(f"{path}: cannot read {kind} of trial {trial_id!r} ({exc.strerror or _one_line(exc)})") from None
+    with f:
+        if size is not None and os.fstat(f.fileno()).st_size != int(size):
+            raise StoreError(f"{path}: checksum does not match the store (size differs: file changed or truncated)")
+        try:
+            actual = sha256_fd(f)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read {kind} of trial {trial_id!r} ({_one_line(exc)})") from None
+        if actual != sha:
+            raise StoreError(f"{path}: checksum does not match the store (file changed or corrupt)")
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                return {key: npz[key] for key in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise StoreError(f"{path}: unreadable {kind} file ({_one_line(exc)})") from None
+
+
+def verify_artifacts(conn: sqlite3.Connection, run_dir: Path, trial_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """``{trial_id: reason}`` for finished or diverged trials whose artifacts are damaged.
+
+    Damaged: no ``params`` row, a path that is absolute, has ``..``, leads
+    outside the run directory or is not a regular file, a missing file, a
+    size or sha256 that differs from the store, or an unreadable file.
+    Cheap: one read of each file, nothing is parsed. ``trial_ids`` limits the
+    check (default: every trial).
+    """
+    wanted = None if trial_ids is None else set(trial_ids)
+    arts: dict[str, list[tuple]] = {}
+    for tid, kind, rel, sha, size in conn.execute(
+        f"SELECT trial_id, kind, path, sha256, {_artifact_size_sql(conn)} FROM artifacts ORDER BY trial_id, kind"
+    ):
+        arts.setdefault(tid, []).append((kind, rel, sha, size))
+    damaged: dict[str, str] = {}
+    for (tid,) in conn.execute("SELECT trial_id FROM trials WHERE status IN (?, ?) ORDER BY rowid", (FINISHED, DIVERGED)):
+        if wanted is not None and tid not in wanted:
+            continue
+        rows = arts.get(tid, [])
+        reasons = [] if any(k == "params" for k, *_ in rows) else ["params: not in the store"]
+        reasons += [r for r in (why_damaged(run_dir, *row) for row in rows) if r]
+        if reasons:
+            damaged[tid] = "; ".join(reasons)
+    return damaged
+
+
+def open_readonly(run_dir: Path) -> sqlite3.Connection:
+    """A read-only connection to ``run_dir/results.sqlite`` (validated); :class:`StoreError` if there is none.
+
+    A store left in WAL mode on a read-only mount cannot be opened the usual
+    way (SQLite needs to create ``-shm``); if no ``-wal`` file holds
+    uncommitted pages, it is opened as immutable, otherwise the error says
+    the directory is read-only.
+    """
+    path = Path(run_dir) / DB_NAME
+    if not path.is_file():
+        raise StoreError(f"{run_dir}: no results store here ({DB_NAME} not found)")
+    base = "file:" + quote(str(path.resolve()))
+    conn = None
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise StoreError(f"{path}: unreadable {kind} file ({_one_line(exc)})") from None
+        try:
+            conn = sqlite3.connect(base + "?mode=ro", uri=True, timeout=30.0)
+            validate_db(conn, path, allow_empty=False)
+        except StoreEnvironmentError:
+            if conn is not None:
+                conn.close()
+            conn = None
+            if not _wal_header(path):
+                raise
+            if Path(str(path) + "-wal").exists():
+                raise StoreEnvironmentError(
+                    f"{path}: read-only: a store in WAL mode with a -wal file needs a writable directory") from None
+            conn = sqlite3.connect(base + "?mode=ro&immutable=1", uri=True, timeout=30.0)
+            validate_db(conn, path, allow_empty=False)
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise _open_error(path, exc) from None
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    return conn
+
+
+def _wal_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+
+
+def finished_ids(run_dir: str | os.PathLike, *, verify: bool = True) -> set[str]:
+    """Trials of ``run_dir`` that a resume skips, read without writing anything.
+
+    FINISHED or DIVERGED trials, minus (``verify``) those whose artifacts
+    are damaged (:func:`verify_artifacts`: they are trained again). An empty
+    set when the directory has no store yet; nothing is created.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / DB_NAME).exists():
+        return set()
+    conn = open_readonly(run_dir)
+    try:
+        done = {r[0] for r in conn.execute(
+            "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED))}
+        if verify:
+            done -= set(verify_artifacts(conn, run_dir, done))
+        return done
+    except sqlite3.DatabaseError as exc:
+        raise sqlite_error(run_dir / DB_NAME, exc, "cannot read the trials") from None
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------------- the writer
@@ -322,60 +519,57 @@ class Store:
     """Read-write results store of one run directory (the driver's handle).
 
     ``Store(run_dir)`` creates the directory and ``results.sqlite`` if needed,
-    takes the writer lock and validates the schema. Use as a context manager
-    or call :meth:`close`.
+    takes the writer lock, validates the schema (migrating an older one) and
+    removes commit temporary files a killed run left behind. ``lock`` may be
+    a :class:`RunLock` the caller already holds (it stays the caller's to
+    release), True to take one, or False (tests, read-only use). Use as a
+    context manager or call :meth:`close`.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, *, lock: bool = True):
+    def __init__(self, run_dir: str | os.PathLike, *, lock: bool | RunLock = True):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
         self._conn: sqlite3.Connection | None = None
-        self._lock_fd: int | None = None
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"{self.run_dir}: cannot create run directory ({_one_line(exc)})") from None
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise StoreError(f"{self.run_dir}: not a directory")
-        if lock:
-            self._acquire_lock()
+        self._lock: RunLock | None = None
+        self._own_lock = False
+        if isinstance(lock, RunLock):
+            if not lock.held or Path(os.path.abspath(lock.run_dir)) != Path(os.path.abspath(self.run_dir)):
+                raise StoreError(f"{self.run_dir}: the lock given is not held on this run directory")
+            self._lock = lock
+        elif lock:
+            self._lock, self._own_lock = RunLock(self.run_dir), True
+        else:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise os_error(self.run_dir, exc, "cannot create run directory") from None
+            if not self.run_dir.is_dir():
+                raise StoreError(f"{self.run_dir}: not a directory")
         try:
             self._open()
+            if self._lock is not None:
+                remove_stale_temps(self.run_dir)
         except BaseException:
             self.close()
             raise
 
     # ---- lifecycle
 
-    def _acquire_lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no advisory lock
-            return
-        path = self.run_dir / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StoreError(
-                f"{self.run_dir}: another sweeplab process is writing this run directory"
-            ) from None
-        self._lock_fd = fd
-
     def _open(self) -> None:
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a directory, not a sweeplab results store")
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open ({_one_line(exc)})") from None
+            raise _open_error(self.path, exc) from None
         self._conn = conn
         # Validate before any pragma that would write to a foreign file.
-        initialised = validate_db(conn, self.path, allow_empty=True)
+        version = validate_db(conn, self.path, allow_empty=True)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            if not initialised:
+            if version == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -385,26 +579,40 @@ class Store:
                     (str(SCHEMA_VERSION),),
                 )
                 conn.execute("COMMIT")
+            elif version < SCHEMA_VERSION:
+                self._migrate(version)
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: cannot initialise ({_one_line(exc)})") from None
+            _rollback(conn)
+            raise sqlite_error(self.path, exc, "cannot initialise") from None
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store to :data:`SCHEMA_VERSION` in one transaction (data kept as is)."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for v in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[v]:
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 # Best effort: leave a single self-contained file behind
                 # (fails harmlessly while a reader is connected).
                 conn.execute("PRAGMA journal_mode=DELETE")
             except sqlite3.Error:
                 pass
             conn.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = None
+        lock, self._lock = self._lock, None
+        if lock is not None and self._own_lock:
+            lock.release()
 
     def __enter__(self) -> "Store":
         return self
@@ -424,39 +632,62 @@ class Store:
             raise StoreError(f"{self.path}: store is closed")
         return self._conn
 
-    def _begin(self) -> sqlite3.Connection:
+    def _write(self, what: str, statements) -> None:
+        """Run ``statements(conn)`` in one ``BEGIN IMMEDIATE`` transaction; SQLite errors become one line."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        return conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            statements(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise sqlite_error(self.path, exc, what) from None
+        except BaseException:
+            _rollback(conn)
+            raise
 
     # ---- study
 
-    def set_study(self, name: str, spec_text: str, spec_json: dict) -> None:
-        """Record the study (name, file text, resolved spec, sweeplab version).
+    def set_study(self, name: str, spec_text: str, spec_json: dict, trial_ids: Iterable[str] | None = None) -> None:
+        """Record the study (name, file text, resolved spec, sweeplab version) as the current one.
 
-        Calling it again (resume) updates the values and keeps the first
-        ``created`` time.
+        With ``trial_ids`` (the study's trials), the study's fingerprint
+        (:func:`study_fingerprint`) and its trial set are stored too: readers
+        then show only these trials by default (``load(run_dir, all=True)``
+        shows every trial ever stored). Calling it again (resume) updates the
+        values and keeps the first ``created`` time.
         """
         from sweeplab import __version__
 
+        if len(spec_text) > MAX_STUDY_TEXT:
+            raise StoreError(
+                f"{self.path}: the study text is {len(spec_text):,} characters; "
+                f"the store keeps study files up to {MAX_STUDY_TEXT:,}"
+            )
         values = {
             "name": str(name),
             "spec_text": str(spec_text),
             "spec_json": to_json(spec_json),
             "sweeplab_version": __version__,
         }
-        conn = self._begin()
-        try:
+        ids = None if trial_ids is None else sorted(set(trial_ids))
+        if ids is not None:
+            values["fingerprint"] = study_fingerprint(ids)
+
+        def statements(conn):
             for key, value in values.items():
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"study.{key}", value))
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('study.created', ?)", (_now(),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            if ids is not None:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO study_trials (fingerprint, trial_id) VALUES (?, ?)",
+                    [(values["fingerprint"], t) for t in ids],
+                )
+
+        self._write("cannot record the study", statements)
 
     def study(self) -> dict | None:
-        """``{name, spec_text, spec_json, sweeplab_version, created}`` or None."""
+        """``{name, spec_text, spec_json, sweeplab_version, created, fingerprint}`` or None."""
         return read_study(self.conn)
 
     # ---- trials
@@ -467,39 +698,28 @@ class Store:
         rows = []
         for r in records:
             check_trial_id(r.trial_id)
-            rows.append(
-                (
-                    r.trial_id,
-                    str(r.config_id),
-                    to_json(r.config),
-                    to_json(r.overrides),
-                    int(r.seed),
-                    int(r.repeat),
-                    _opt_int(r.fold),
-                    str(r.group),
-                    PENDING,
-                    now,
-                )
-            )
+            row = (r.trial_id, str(r.config_id), to_json(r.config), to_json(r.overrides), int(r.seed),
+                   int(r.repeat), _opt_int(r.fold), str(r.group), PENDING, now)
+            for value in row:
+                if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                    raise StoreError(f"trial {r.trial_id!r}: {value} does not fit a 64-bit integer (seed too large?)")
+            rows.append(row)
         if not rows:
             return
-        conn = self._begin()
-        try:
-            conn.executemany(
-                'INSERT OR IGNORE INTO trials (trial_id, config_id, config, overrides, seed, repeat, fold, "group", status, created) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        self._write("cannot register trials", lambda conn: conn.executemany(
+            'INSERT OR IGNORE INTO trials (trial_id, config_id, config, overrides, seed, repeat, fold, "group", status, created) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        ))
 
     def finished_ids(self) -> set[str]:
         """Trials that are FINISHED or DIVERGED (skipped on resume)."""
-        rows = self.conn.execute(
-            "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED)
-        ).fetchall()
+        try:
+            rows = self.conn.execute(
+                "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED)
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(self.path, exc, "cannot read the trials") from None
         return {r[0] for r in rows}
 
     def status_counts(self) -> dict[str, int]:
@@ -508,6 +728,31 @@ class Store:
         for status, n in self.conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
             counts[status] = n
         return counts
+
+    def verify_artifacts(self, trial_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """``{trial_id: reason}`` of finished/diverged trials whose files are damaged (see :func:`verify_artifacts`)."""
+        try:
+            return verify_artifacts(self.conn, self.run_dir, trial_ids)
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(self.path, exc, "cannot read the artifacts") from None
+
+    def reset_trials(self, trial_ids: Iterable[str]) -> None:
+        """Make trials pending again (their epochs and artifact rows are dropped; files stay until overwritten)."""
+        ids = [(t,) for t in trial_ids]
+        if not ids:
+            return
+
+        def statements(conn):
+            conn.executemany("DELETE FROM epochs WHERE trial_id=?", ids)
+            conn.executemany("DELETE FROM artifacts WHERE trial_id=?", ids)
+            conn.executemany(
+                "UPDATE trials SET status=?, epochs_run=NULL, diverged_epoch=NULL, stopped_epoch=NULL, "
+                "best_epoch=NULL, n_params=NULL, compile_seconds=NULL, seconds_per_epoch=NULL, epoch_seconds=NULL, "
+                "test=NULL, final=NULL, confusion=NULL, finished=NULL WHERE trial_id=?",
+                [(PENDING, t) for (t,) in ids],
+            )
+
+        self._write("cannot reset damaged trials", statements)
 
     def commit_group(self, results: Iterable[TrialResult]) -> None:
         """Persist a trained group in ONE transaction (all of it or none of it)."""
@@ -526,11 +771,12 @@ class Store:
                 )
         conn = self.conn
         staged: list[tuple[Path, Path]] = []  # (temporary, final)
-        artifacts: list[tuple[str, str, str, str]] = []
+        artifacts: list[tuple[str, str, str, str, int]] = []
+        old_files: list[str] = []
         try:
             # 1. Arrays to temporary files (outside the write lock).
             for r in results:
-                tdir = self.run_dir / TRIALS_DIR / r.trial_id
+                tdir = self._trial_dir(r.trial_id)
                 for kind in ARTIFACT_KINDS:
                     arrays = getattr(r, kind)
                     if arrays is None:
@@ -538,20 +784,19 @@ class Store:
                     tmp, sha = write_npz_tmp(tdir, kind, arrays)
                     final = tdir / f"{kind}.npz"
                     staged.append((tmp, final))
-                    artifacts.append((r.trial_id, kind, final.relative_to(self.run_dir).as_posix(), sha))
+                    artifacts.append((r.trial_id, kind, f"{TRIALS_DIR}/{r.trial_id}/{kind}.npz", sha,
+                                      tmp.stat().st_size))
             # 2. One transaction for every row of the group. The trials trained
             # together share a group id (their time per epoch is the group's).
             group_id = hashlib.sha256(" ".join(sorted(seen)).encode()).hexdigest()[:12]
             conn.execute("BEGIN IMMEDIATE")
             try:
                 now = _now()
-                old_files: list[Path] = []
                 for r in results:
                     if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (r.trial_id,)).fetchone() is None:
                         raise StoreError(f"{self.path}: trial {r.trial_id!r} was not registered")
                     old_files += [
-                        self.run_dir / p
-                        for (p,) in conn.execute("SELECT path FROM artifacts WHERE trial_id=?", (r.trial_id,))
+                        p for (p,) in conn.execute("SELECT path FROM artifacts WHERE trial_id=?", (r.trial_id,))
                     ]
                     conn.execute("DELETE FROM epochs WHERE trial_id=?", (r.trial_id,))
                     conn.execute("DELETE FROM artifacts WHERE trial_id=?", (r.trial_id,))
@@ -582,7 +827,7 @@ class Store:
                         ),
                     )
                 conn.executemany(
-                    "INSERT INTO artifacts (trial_id, kind, path, sha256) VALUES (?, ?, ?, ?)", artifacts
+                    "INSERT INTO artifacts (trial_id, kind, path, sha256, size) VALUES (?, ?, ?, ?, ?)", artifacts
                 )
                 # 3. Files into place, then commit.
                 for tmp, final in staged:
@@ -591,11 +836,13 @@ class Store:
                     _fsync_dir(d)
                 conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot commit group ({_one_line(exc)})") from None
+            raise sqlite_error(self.path, exc, "cannot commit group") from None
+        except OSError as exc:
+            raise os_error(getattr(exc, "filename", None) or self.run_dir / TRIALS_DIR, exc,
+                           "cannot write the trial files") from None
         finally:
             for tmp, _ in staged:
                 if tmp.exists():
@@ -603,13 +850,23 @@ class Store:
                         tmp.unlink()
                     except OSError:
                         pass
-        # Files of a previous commit of these trials that are no longer referenced.
-        current = {self.run_dir / p for _, _, p, _ in artifacts}
-        for path in set(old_files) - current:
-            try:
-                path.unlink()
-            except OSError:
-                pass
+        # Files of a previous commit of these trials that are no longer referenced
+        # (paths read from the store: only regular files inside the run directory are deleted).
+        current = {p for _, _, p, _, _ in artifacts}
+        for rel in set(old_files) - current:
+            unlink_inside(self.run_dir, rel)
+
+    def _trial_dir(self, trial_id: str) -> Path:
+        """``RUN_DIR/trials/<id>``, created; refused if a symbolic link makes it lead outside the run directory."""
+        trials = self.run_dir / TRIALS_DIR
+        tdir = trials / trial_id
+        try:
+            for d in (trials, tdir):  # checked before anything is created through it
+                d.mkdir(exist_ok=True)
+                check_dir_inside(self.run_dir, d)
+        except ValueError as exc:
+            raise StoreError(f"{exc}; the run directory is damaged") from None
+        return tdir
 
     def reset(self) -> None:
         """Start over (``--fresh``): delete every trial, epoch, artifact and the study.
@@ -620,16 +877,12 @@ class Store:
         symbolic links, are left alone). A crash in between leaves only
         unreferenced files that the next run overwrites.
         """
-        conn = self._begin()
-        try:
-            conn.execute("DELETE FROM epochs")
-            conn.execute("DELETE FROM artifacts")
-            conn.execute("DELETE FROM trials")
+        def statements(conn):
+            for table in ("epochs", "artifacts", "trials", "study_trials"):
+                conn.execute(f"DELETE FROM {table}")
             conn.execute("DELETE FROM meta WHERE key LIKE 'study.%'")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+        self._write("cannot reset the store", statements)
         trials_dir = self.run_dir / TRIALS_DIR
         if trials_dir.is_symlink() or not trials_dir.is_dir():
             return
@@ -638,8 +891,7 @@ class Store:
             if tdir.is_symlink() or not tdir.is_dir() or not _TRIAL_ID_RE.match(tdir.name):
                 continue
             for f in tdir.iterdir():
-                is_tmp = f.name.startswith(tuple(f".{k}." for k in ARTIFACT_KINDS)) and f.name.endswith(".tmp")
-                if (f.name in ours or is_tmp) and (f.is_symlink() or f.is_file()):
+                if (f.name in ours or is_commit_temp(f.name)) and (f.is_symlink() or f.is_file()):
                     f.unlink()
             try:
                 tdir.rmdir()

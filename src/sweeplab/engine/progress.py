@@ -1,0 +1,173 @@
+"""Progress callbacks and the work they count.
+
+The engine calls a :class:`Progress` object: once with the size of every
+group (``run_start``), then per group ``group_start`` / ``epoch_end`` (once per
+epoch) / ``group_end`` (training done) / ``group_saved`` (committed to the
+store). Displays (terminal, log, notebook) live in :mod:`sweeplab.progress`.
+
+Work is counted in *trial-steps*: one optimizer step of one trial. A group of
+``T`` trials training ``E`` epochs of ``S`` steps is ``T * E * S`` units.
+:class:`WorkClock` turns units into an ETA with the time per unit measured
+so far, plus the measured fixed cost of a group (data, compilation, final
+evaluation), so a study whose last group is the big one gets an honest ETA.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from math import ceil
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class GroupWork:
+    """The size of one group: trials x epochs (at most; early stopping ends sooner) x steps per epoch."""
+
+    trials: int
+    epochs: int
+    steps: int
+
+    @property
+    def units(self) -> int:
+        return self.trials * self.epochs * max(self.steps, 1)
+
+
+class Progress:
+    """Progress callbacks (all no-ops); subclass and override what you need."""
+
+    def run_start(self, groups: Sequence[GroupWork]) -> None: ...
+    def group_start(self, index: int, n_groups: int, n_trials: int, epochs: int, label: str,
+                    steps: int = 0) -> None: ...
+    def epoch_end(self, epoch: int, seconds: float, summary: dict[str, float]) -> None: ...
+    def group_end(self, seconds: float) -> None: ...
+    def group_saved(self, index: int) -> None: ...
+
+
+def steps_per_epoch(n_train: int, batch_size, cross_validation: int | None = None) -> int:
+    """Optimizer steps in one epoch (as the trainer computes them)."""
+    if cross_validation:
+        n_train -= ceil(n_train / cross_validation)  # the held-out fold
+    n_train = max(n_train, 1)
+    bs = n_train if batch_size == "full" else min(int(batch_size), n_train)
+    return ceil(n_train / bs)
+
+
+def plan_work(groups, study_seed: int) -> list[GroupWork]:
+    """The work of each planned group (``Group`` from :mod:`sweeplab.engine.plan`)."""
+    import json
+
+    from sweeplab.engine.trainer import _prepared, data_seed, trial_spec
+
+    out = []
+    sizes: dict[tuple[str, int], int] = {}
+    for g in groups:
+        cfg = g.trials[0].config
+        train = trial_spec(cfg).train
+        key = (json.dumps(cfg["data"], sort_keys=True), data_seed(cfg, study_seed))
+        if key not in sizes:
+            sizes[key] = int(_prepared(*key).train.x.shape[0])
+        out.append(GroupWork(len(g.trials), int(train.epochs),
+                             steps_per_epoch(sizes[key], train.batch_size, train.cross_validation)))
+    return out
+
+
+class WorkClock:
+    """Work done, elapsed time and a calibrated ETA over one run.
+
+    Time per unit comes from the steady epochs (the first epoch of a group also
+    compiles); the fixed cost per group is its wall time minus its epochs at
+    the steady rate. Both are running totals over the groups seen so far.
+    """
+
+    def __init__(self, groups: Sequence[GroupWork] = (), now=time.monotonic):
+        self.now = now
+        self.t0 = now()
+        self.groups = list(groups)
+        self.index = -1
+        self.epoch = 0
+        self.done_units = 0  # finished groups, plus the epochs of the group in flight
+        self._group_done = 0  # units of finished groups
+        self._steady_s = 0.0
+        self._steady_units = 0
+        self._first_s = 0.0
+        self._first_units = 0
+        self._overhead_s = 0.0
+        self._overhead_n = 0
+        self._t_group = self.t0
+        self._group_epochs_s = 0.0
+
+    @property
+    def total_units(self) -> int:
+        return sum(g.units for g in self.groups)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
+
+    def elapsed(self) -> float:
+        return self.now() - self.t0
+
+    def _current(self) -> GroupWork | None:
+        return self.groups[self.index] if 0 <= self.index < len(self.groups) else None
+
+    def group_start(self, index: int, n_trials: int, epochs: int, steps: int = 0) -> None:
+        self.index, self.epoch = index, 0
+        old = self._current()
+        exact = GroupWork(n_trials, epochs, steps or (old.steps if old else 1))
+        if old is None:
+            self.groups += [exact] * (index + 1 - len(self.groups))
+        self.groups[index] = exact  # the trainer knows the exact step count
+        self._t_group = self.now()
+        self._group_epochs_s = 0.0
+
+    def epoch_end(self, epoch: int, seconds: float) -> None:
+        g = self._current()
+        if g is None:
+            return
+        units = g.trials * max(g.steps, 1) * (epoch - self.epoch)
+        self.epoch = epoch
+        self.done_units = self._group_done + g.trials * max(g.steps, 1) * epoch
+        self._group_epochs_s += seconds
+        if epoch == 1:
+            self._first_s += seconds
+            self._first_units += units
+        else:
+            self._steady_s += seconds
+            self._steady_units += units
+
+    def group_end(self, seconds: float) -> None:
+        g = self._current()
+        if g is None:
+            return
+        # Early stopping ends a group sooner: its remaining units are done (nothing left to train).
+        self._group_done += g.units
+        self.done_units = self._group_done
+        rate = self.seconds_per_unit()
+        if rate is not None:
+            trained = g.trials * max(g.steps, 1) * self.epoch
+            self._overhead_s += max(seconds - trained * rate, 0.0)
+            self._overhead_n += 1
+
+    def seconds_per_unit(self) -> float | None:
+        if self._steady_units:
+            return self._steady_s / self._steady_units
+        if self._first_units:
+            return self._first_s / self._first_units
+        return None
+
+    def eta(self) -> float | None:
+        """Seconds left, or None before anything was measured."""
+        rate = self.seconds_per_unit()
+        if rate is None:
+            return None
+        left_units = max(self.total_units - self.done_units, 0)
+        # Groups whose fixed cost (data, compilation) is still to come; the group in
+        # flight counts until its first epoch ends.
+        groups_left = self.n_groups - max(self.index, 0) - (0 if self.epoch == 0 else 1)
+        overhead = self._overhead_s / self._overhead_n if self._overhead_n else 0.0
+        return left_units * rate + max(groups_left, 0) * overhead
+
+    def fraction(self) -> float:
+        total = self.total_units
+        return min(self.done_units / total, 1.0) if total else 0.0

@@ -1,0 +1,257 @@
+"""Progress: the ETA counts work; the bar, count, elapsed time and ETA stay visible at
+80 columns; plain lines without a terminal; an HTML bar in a notebook."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import types
+from pathlib import Path
+
+import pytest
+
+from sweeplab.engine.progress import GroupWork, WorkClock, steps_per_epoch
+from sweeplab.progress import NotebookProgress, PlainProgress, TerminalProgress, auto
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _train(display, clock: FakeClock, groups, epoch_seconds: float, setup: float = 0.0) -> None:
+    """Drive a display as the engine does."""
+    display.run_start(groups)
+    for i, g in enumerate(groups):
+        display.group_start(i, len(groups), g.trials, g.epochs, "g", steps=g.steps)
+        clock.t += setup
+        for e in range(1, g.epochs + 1):
+            clock.t += epoch_seconds
+            display.epoch_end(e, epoch_seconds, {"active": g.trials, "loss": 0.5})
+        display.group_end(setup + g.epochs * epoch_seconds)
+        display.group_saved(i)
+
+
+def test_eta_counts_work_not_groups():
+    # A small group, then one ten times bigger: the ETA must scale with the work left.
+    clock = FakeClock()
+    wc = WorkClock([GroupWork(1, 2, 10), GroupWork(10, 2, 10)], now=clock)
+    wc.group_start(0, 1, 2, 10)
+    wc.epoch_end(1, 1.5)  # the first epoch also compiles
+    wc.epoch_end(2, 1.0)  # 10 trial-steps in 1 s
+    wc.group_end(3.0)  # 1 s of fixed cost (compilation, final evaluation) beyond 20 steps at 0.1 s
+    assert wc.fraction() == pytest.approx(20 / 220)
+    assert wc.eta() == pytest.approx(200 * 0.1 + 1.0)  # not "one more group like the first" (3 s)
+    wc.group_start(1, 10, 2, 10)
+    wc.epoch_end(1, 10.0)
+    assert wc.eta() == pytest.approx(100 * 0.1)
+
+
+def test_eta_uses_the_exact_steps_the_trainer_reports():
+    wc = WorkClock([GroupWork(2, 3, 5)], now=FakeClock())
+    wc.group_start(0, 2, 3, steps=7)
+    assert wc.total_units == 2 * 3 * 7
+
+
+def test_steps_per_epoch():
+    assert steps_per_epoch(1000, 32) == 32
+    assert steps_per_epoch(1000, "full") == 1
+    assert steps_per_epoch(1000, 64, cross_validation=5) == 13  # 800 rows per fold
+
+
+def _terminal(width: int) -> tuple[TerminalProgress, FakeClock]:
+    from rich.console import Console
+
+    clock = FakeClock()
+    display = TerminalProgress(Console(file=io.StringIO(), width=width, force_terminal=True))
+    display.now = clock
+    return display, clock
+
+
+def test_terminal_lines_fit_80_columns_and_keep_bar_count_and_times():
+    display, clock = _terminal(80)
+    groups = [GroupWork(6, 30, 45)] * 4
+    display.run_start(groups)
+    display.clock = WorkClock(groups, now=clock)
+    display.group_start(0, 4, 6, 30, "g", steps=45)
+    clock.t += 65
+    display.epoch_end(12, 2.5, {"active": 6, "loss": 0.123456, "val_loss": 0.234567, "extra_metric": 1.0})
+    first, second = display.lines(79)
+    assert len(first) <= 79 and len(second) <= 79
+    assert re.search(r"━+─+ +\d+%  groups 0/4  0:01:05  eta \d:\d\d:\d\d$", first), first
+    assert second.startswith("  group 1/4 (6 trials): epoch 12/30") and second.endswith("…")
+
+
+def test_terminal_render_at_80_columns():
+    from rich.console import Console
+
+    display, clock = _terminal(80)
+    _train(display, clock, [GroupWork(9, 3, 45), GroupWork(9, 3, 45)], 0.4, setup=1.0)
+    display.finished = True
+    out = Console(file=io.StringIO(), width=80, force_terminal=False, color_system=None)
+    out.print(display._render())
+    lines = out.file.getvalue().splitlines()
+    assert len(lines) == 2 and all(len(x) <= 80 for x in lines), lines
+    assert "100%  groups 2/2" in lines[0] and "eta 0:00:00" in lines[0]
+
+
+def test_plain_lines_one_per_group_and_at_most_one_per_ten_seconds():
+    clock = FakeClock()
+    stream = io.StringIO()
+    display = PlainProgress(stream, every=10.0, now=clock)
+    _train(display, clock, [GroupWork(3, 100, 10), GroupWork(3, 100, 10)], 0.5)  # 50 s per group
+    text = stream.getvalue()
+    assert "\x1b" not in text
+    lines = text.splitlines()
+    saved = [x for x in lines if " saved " in x]
+    assert [x.split("]")[0] for x in saved] == ["[ 50%", "[100%"]
+    assert saved[-1].startswith("[100%] group 2/2 saved (3 trials, 100 epochs, 50.0 s)")
+    during = [x for x in lines if " saved " not in x]
+    assert 8 <= len(during) <= 10  # 100 s of training: one line per 10 s at most
+    assert all(re.search(r"epoch \d+/100, 500 ms/epoch, active 3, loss 0\.5; elapsed", x) for x in during)
+
+
+def test_notebook_bar(monkeypatch):
+    updates = []
+
+    class ZMQInteractiveShell:  # what a Jupyter kernel's get_ipython() returns
+        pass
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj.data)
+
+    display_mod = types.ModuleType("IPython.display")
+    display_mod.HTML = type("HTML", (), {"__init__": lambda self, data: setattr(self, "data", data)})
+    display_mod.display = lambda obj, display_id=False: Handle()
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: ZMQInteractiveShell()
+    ipython.display = display_mod
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+
+    display = auto()
+    assert isinstance(display, NotebookProgress)
+    clock = FakeClock()
+    display.now = clock
+    with display:
+        _train(display, clock, [GroupWork(2, 2, 3)], 0.1)
+        display.group["summary"] = {"<b>": 1.0}  # text is escaped, never markup
+        display.update(saved=True)
+    assert any('<progress value="1.0000"' in u for u in updates)
+    assert "&lt;b&gt;" in updates[-1] and "<b>" not in updates[-1]
+
+
+def test_python_run_progress_true_prints_plain_lines_without_a_terminal(tmp_path, capsys):
+    import sweeplab
+    from sweeplab.spec.expand import study_from_text
+
+    study = study_from_text('[study]\nname = "p"\nrepeats = 2\n[data]\ndataset = "digits"\n[model]\n'
+                            'mlp = { hidden = [4], activation = "relu" }\n[train]\nepochs = 2\n'
+                            'batch_size = 256\nloss = "sparse_categorical_crossentropy"\n', "p.toml")
+    sweeplab.run(study, tmp_path / "r", progress=True)
+    err = capsys.readouterr().err
+    assert "[100%] group 1/1 saved (2 trials, 2 epochs" in err and "\x1b" not in err
+    sweeplab.run(study, tmp_path / "r2")  # the default stays silent
+    assert capsys.readouterr().err == ""
+
+
+# ----------------------------------------------------------------------------- the real command
+STUDY = """\
+[study]
+name = "progress"
+repeats = 2
+[data]
+dataset = "digits"
+[model]
+mlp = { hidden = [8], activation = "relu" }
+[train]
+loss = "sparse_categorical_crossentropy"
+batch_size = 64
+epochs = 40
+[sweep]
+"model.mlp.hidden" = [[8], [16]]
+"""
+
+
+def _sweeplab() -> list[str]:
+    script = Path(sys.executable).with_name("sweeplab")
+    return [str(script)] if script.exists() else [
+        sys.executable, "-c", "import sys; from sweeplab.cli import main; sys.argv[0] = 'sweeplab'; main()"]
+
+
+def _env(**extra) -> dict:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": src + (os.pathsep + path if path else ""), "JAX_PLATFORMS": "cpu",
+            **extra}
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory):
+    """``sweeplab run`` in an 80x24 terminal and with output to pipes, at the same time."""
+    cwd = tmp_path_factory.mktemp("progress")
+    (cwd / "study.toml").write_text(STUDY)
+    args = ["run", "study.toml", "--no-report", "--out"]
+    piped = subprocess.Popen([*_sweeplab(), *args, "piped"], cwd=cwd, env=_env(COLUMNS="80"), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = _env(TERM="xterm-256color")
+    env.pop("COLUMNS", None)
+    tty = subprocess.Popen([*_sweeplab(), *args, "tty"], cwd=cwd, env=env, stdin=slave, stdout=slave,
+                           stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 240)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    tty.wait(60)
+    out, err = piped.communicate(timeout=240)
+    return {"tty": (tty.returncode, b"".join(chunks).decode("utf-8", "replace")),
+            "piped": (piped.returncode, out, err)}
+
+
+def test_terminal_at_80_columns(captures):
+    rc, text = captures["tty"]
+    assert rc == 0, text
+    screen = [ANSI.sub("", x) for x in re.split(r"\r\n|\n|\r", text)]
+    assert all(len(x) <= 80 for x in screen), max(screen, key=len)
+    bars = [x for x in screen if re.search(r"━.* \d+%  groups \d/2  \d:\d\d:\d\d  eta \d:\d\d:\d\d$", x)]
+    assert bars and bars[-1].split()[1:4] == ["100%", "groups", "2/2"], bars[-3:]
+    assert any(x.startswith("  group 2/2 (2 trials): epoch 40/40") for x in screen)
+    assert "device: cpu" in text
+
+
+def test_no_terminal_plain_lines(captures):
+    rc, out, err = captures["piped"]
+    assert rc == 0, err
+    assert "\x1b" not in err + out
+    lines = [x for x in err.splitlines() if x.strip()]
+    saved = [x for x in lines if " saved " in x]
+    assert len(saved) == 2, err
+    assert re.match(r"\[ 50%\] group 1/2 saved \(2 trials, 40 epochs, \d+\.\d s\); elapsed \d:\d\d:\d\d, eta ", saved[0])
+    assert saved[1].startswith("[100%] group 2/2 saved (2 trials, 40 epochs, ") and saved[1].endswith("eta 0:00:00")
+    assert len(lines) <= 2 + 2  # a group here trains in well under 10 s: at most one more line each
