@@ -152,9 +152,18 @@ def effects(rd: RunData, metrics, metric: str) -> Section:
     return sec
 
 
+def curve_metrics(rd: RunData, metrics) -> list[str]:
+    """The metrics drawn as learning curves: the study's ``[report] metrics``
+    if given, else the loss and the ranking metric (the CSVs and the notebook
+    have every metric)."""
+    if metrics:
+        return [m.split("_", 1)[1] for m in metrics if "_" in m] + list(metrics)
+    return list(dict.fromkeys(["loss", tables._base(rd.selection.metric)]))
+
+
 def curves(rd: RunData, metrics) -> Section:
     sec = Section("curves", "Learning curves")
-    base = [m.split("_", 1)[1] for m in (metrics or []) if "_" in m] + list(metrics or [])
+    base = curve_metrics(rd, metrics)
     if not rd.axes:
         fig = fs.mean_learning_curves(rd.epochs, rd.trials, None, base or None)
         sec.items.append(FigureItem("curves", "Mean training (dashed) and validation (solid) curves over seeds, "

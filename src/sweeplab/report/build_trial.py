@@ -106,7 +106,9 @@ def _suffix(ctx, head):
 
 
 def history(ctx: TrialContext, metrics) -> list:
-    fig = fs.learning_curves(ctx.rd.epochs, ctx.tid, None)
+    from sweeplab.report.build_study import curve_metrics
+
+    fig = fs.learning_curves(ctx.rd.epochs, ctx.tid, curve_metrics(ctx.rd, metrics))
     return [FigureItem("trial_curves", "Training and validation curves of this trial.", fig)]
 
 

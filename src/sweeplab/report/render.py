@@ -172,18 +172,70 @@ def _unique_names(report: Report) -> None:
 
 
 def render_figures(report: Report, fig_dir: Path, *, svg: bool = False, mode: int | None = None) -> None:
-    """PNG (and SVG when ``svg``) of each figure; the figure is released afterwards."""
-    for sec in report.sections:
-        for it in sec.items:
-            if isinstance(it, FigureItem) and it.figure is not None:
-                it.png = style.to_png(it.figure)
-                _atomic_write(fig_dir / f"{it.name}.png", it.png, mode)
-                if svg:
-                    # The PNG pass fixed the layout; reusing it halves the SVG's cost.
-                    it.figure.set_layout_engine("none")
-                    it.svg = style.to_svg(it.figure)
-                    _atomic_write(fig_dir / f"{it.name}.svg", it.svg, mode)
-                it.figure = None  # no clear(): dropping the reference is enough and much cheaper
+    """PNG (and SVG when ``svg``) of each figure; the figure is released afterwards.
+
+    Drawing is most of a report's time, and matplotlib holds the GIL while it
+    draws, so the PNGs are drawn by forked worker processes (one per core, at
+    most 4) when the platform forks and JAX is not loaded in this process
+    (forking a process with XLA's threads is not safe); otherwise one by one.
+    """
+    items = [it for sec in report.sections for it in sec.items
+             if isinstance(it, FigureItem) and it.figure is not None]
+    pngs = None if svg else _draw_in_parallel([it.figure for it in items])
+    for i, it in enumerate(items):
+        it.png = pngs[i] if pngs is not None else style.to_png(it.figure)
+        _atomic_write(fig_dir / f"{it.name}.png", it.png, mode)
+        if svg:
+            # The PNG pass fixed the layout; reusing it halves the SVG's cost.
+            it.figure.set_layout_engine("none")
+            it.svg = style.to_svg(it.figure)
+            _atomic_write(fig_dir / f"{it.name}.svg", it.svg, mode)
+        it.figure = None  # no clear(): dropping the reference is enough and much cheaper
+
+
+_PENDING: list = []  # figures handed to forked workers (inherited, never pickled)
+
+
+def _draw_one(i: int) -> bytes:
+    return style.to_png(_PENDING[i])
+
+
+def _worker_start() -> None:
+    """A forked worker takes the default signal actions back: the parent's
+    handlers only record a signal (see ``sweeplab._signals``), which would let
+    a worker outlive the pool's SIGTERM."""
+    import signal
+
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread
+        pass
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+def _draw_in_parallel(figures: list) -> list[bytes] | None:
+    """PNG bytes of ``figures`` drawn by forked processes, or None when that is
+    not possible or not worth it (then the caller draws them itself)."""
+    import multiprocessing as mp
+    import sys
+
+    workers = min(len(figures), os.cpu_count() or 1, 4)
+    if workers < 2 or "jax" in sys.modules or "fork" not in mp.get_all_start_methods():
+        return None
+    global _PENDING
+    _PENDING = figures
+    try:
+        with mp.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
+            # Costly figures first, so the last worker does not start one alone at the end.
+            order = sorted(range(len(figures)), key=lambda i: -len(figures[i].axes))
+            done = dict(zip(order, pool.map(_draw_one, order, chunksize=1)))
+        return [done[i] for i in range(len(figures))]
+    except (OSError, RuntimeError):  # no processes to be had: draw here
+        return None
+    finally:
+        _PENDING = []
 
 
 def write_tables(report: Report, table_dir: Path, mode: int | None = None) -> None:
