@@ -59,8 +59,17 @@ class Run:
     """A ``sweeplab run`` subprocess whose output lines are watched as they come."""
 
     def __init__(self, cwd: Path, out: str, *extra: str):
-        self.p = subprocess.Popen([*SWEEPLAB, "run", "study.toml", "--out", out, *extra], cwd=cwd, env=_env(),
-                                  text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # An ignored SIGINT is inherited (pytest started in the background by a script): the child
+        # would keep ignoring Ctrl-C, as it should. Give it a terminal's default instead.
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if ignored:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.p = subprocess.Popen([*SWEEPLAB, "run", "study.toml", "--out", out, *extra], cwd=cwd, env=_env(),
+                                      text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        finally:
+            if ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.t0 = time.monotonic()
         self.lines: dict[str, list[str]] = {"out": [], "err": []}
         self.cond = threading.Condition()
