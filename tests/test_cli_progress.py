@@ -271,3 +271,13 @@ def test_eta_counts_down_between_epochs():
     assert wc.eta() == pytest.approx(1.5)
     clock.t += 5
     assert wc.eta() == 0.0
+
+
+def test_no_eta_from_a_first_epoch_that_also_compiled():
+    clock = FakeClock()
+    wc = WorkClock([GroupWork(2, 150, 23), GroupWork(2, 150, 23)], now=clock)
+    wc.group_start(0, 2, 150, 23)
+    wc.epoch_end(1, 1.4)  # mostly compilation: 150 epochs at this pace would say 7 minutes
+    assert wc.eta() is None
+    wc.epoch_end(2, 0.01)
+    assert wc.eta() == pytest.approx(0.01 * (148 + 150) + 0.0)

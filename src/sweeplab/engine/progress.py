@@ -153,9 +153,11 @@ class WorkClock:
             self._overhead_n += 1
 
     def seconds_per_unit(self) -> float | None:
+        """Measured time per trial-step: from steady epochs; from first epochs (which also
+        compile) only once a group has ended without a second epoch; else unknown."""
         if self._steady_units:
             return self._steady_s / self._steady_units
-        if self._first_units:
+        if self._first_units and self._group_done:
             return self._first_s / self._first_units
         return None
 
