@@ -17,6 +17,7 @@ from sweeplab.analysis.rundata import RunData
 from sweeplab.report import figures_study as fs
 from sweeplab.report import figures_trial as ft
 from sweeplab.report import style
+from sweeplab.values import same
 from test_analysis_fixtures import make_run
 
 HIDDEN = "model.mlp.hidden"
@@ -73,7 +74,7 @@ def test_effect_plot_orders_list_values_and_draws_categories_as_points(list_run)
         assert line.get_linestyle() in ("None", "none", ""), line.get_linestyle()
     # per-value means land on the right tick: [300, 100] is the 4th category
     t = list_run.trials
-    want = t[t[HIDDEN].map(lambda v: list(v) == [300, 100])]["test_accuracy"].mean()
+    want = t[t[HIDDEN].map(lambda v: same(v, [300, 100]))]["test_accuracy"].mean()
     ys = [y for l in _data_lines(ax) for x, y in zip(l.get_xdata(), l.get_ydata()) if round(x) == 3]
     assert np.mean(ys) == pytest.approx(want)
 

@@ -147,7 +147,7 @@ def effects(rd: RunData, metrics, metric: str) -> Section:
         by = others[0] if len(rd.axes) == 2 and others else None
         fig = fs.effect_plot(rd.trials, axis, pair, by=by)
         cap = f"{', '.join(tables._label(m) for m in pair)} against {axis}; points are means over seeds, bars ±1 std"
-        cap += f", one line per value of {by}." if by else "."
+        cap += f", one colour per value of {by}." if by else "."
         sec.items.append(FigureItem(f"effect_{_slug(axis)}", cap, fig))
     return sec
 

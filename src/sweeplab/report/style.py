@@ -133,7 +133,8 @@ def message_figure(text: str, width: float = 6.4) -> Figure:
 def to_png(fig: Figure, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     with rc_context(RC):
-        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+        # zlib level 1: several times faster to encode than the default 6, files ~10% larger
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 

@@ -75,6 +75,8 @@ FALLBACK = {
 def _type(ann) -> str:
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
+    if origin is typing.Annotated:  # Int, Float, Bool of spec/types.py: strict, finite
+        return _type(args[0])
     if origin is typing.Literal:
         return " \\| ".join(f'"{a}"' if isinstance(a, str) else str(a) for a in args)
     if origin in (typing.Union, types.UnionType):
@@ -86,7 +88,8 @@ def _type(ann) -> str:
         return "table"
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return "table"
-    return {int: "integer", float: "number", str: "string", bool: "boolean"}.get(ann, getattr(ann, "__name__", str(ann)))
+    # Every section refuses inf and nan (allow_inf_nan=False) and bools as numbers (spec/types.py).
+    return {int: "integer", float: "finite number", str: "string", bool: "boolean"}.get(ann, getattr(ann, "__name__", str(ann)))
 
 
 def _default(f: FieldInfo) -> str:

@@ -46,7 +46,7 @@ class StudySection(BaseModel):
                       description="name of the study; the default run directory is `runs/NAME`")
     description: str = Field("", description="one line shown by `sweeplab list` and in the report")
     seed: Int = Field(0, ge=0, le=SEED_MAX, description="base seed: repeat r trains with seed + r; also the "
-                                                        "data seed unless data.seed is set; 0..2**32-1")
+                                                        "data seed unless data.seed is set")
     repeats: Int = Field(1, ge=1, le=1000, description="seeds per configuration (mean ± std over them)")
     max_trials: Int = Field(100_000, ge=1, le=10_000_000,
                             description="refuse a sweep with more trials than this (configurations x repeats "
