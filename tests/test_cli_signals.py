@@ -269,3 +269,17 @@ def test_an_inherited_ignore_is_kept(tmp_path):
             "os.kill(os.getpid(), signal.SIGHUP)\ntime.sleep(1.5)\nprint('still here')\n")
     p = subprocess.run([sys.executable, "-c", code], env=_env(), text=True, capture_output=True, timeout=30)
     assert p.returncode == 0 and "still here" in p.stdout, p.stderr
+
+
+def test_after_the_command_a_late_signal_cannot_kill_the_interpreter_shutdown(tmp_path):
+    # Python restores the default action of handled signals while it shuts down (seconds with
+    # JAX): a Ctrl-C then killed a finished run with -2. block() makes late signals ignored.
+    p = _script("""
+        import signal
+        _signals.block()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        print("alive", _signals.pending(), flush=True)
+    """, tmp_path)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and out.strip() == "alive None", (out, err)

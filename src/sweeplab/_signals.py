@@ -202,6 +202,22 @@ def _stderr_is_tty() -> bool:
         return False
 
 
+def block() -> None:
+    """The command is done: ignore the handled signals from now on.
+
+    The interpreter's shutdown (seconds, with JAX) puts the default action back
+    for signals that have a Python handler, so a late signal would kill the
+    process silently; an ignored one stays ignored (in every thread). A signal
+    recorded before this call is still :func:`pending`.
+    """
+    if _state is None or threading.current_thread() is not threading.main_thread():
+        return
+    for name in NAMES:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is _handler:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def pending() -> int | None:
     """The signal received, if any."""
     return _state.signum if _state is not None else None
