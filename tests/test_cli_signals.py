@@ -88,10 +88,13 @@ class Run:
 
     def wait_for(self, pattern: str, key: str = "err", timeout: float = 240) -> bool:
         rx = re.compile(pattern)
+        end = time.monotonic() + timeout
         with self.cond:
-            self.cond.wait_for(lambda: any(rx.search(x) for x in self.lines[key])
-                               or self.p.poll() is not None, timeout)
-            return any(rx.search(x) for x in self.lines[key])
+            while not any(rx.search(x) for x in self.lines[key]):
+                if self.p.poll() is not None or time.monotonic() > end:  # the output may end before the exit
+                    return any(rx.search(x) for x in self.lines[key])
+                self.cond.wait(0.2)
+            return True
 
     def send(self, sig: int) -> None:
         if self.p.poll() is None:
