@@ -245,7 +245,9 @@ def _safe(loader, trial_id, damaged: dict | None = None, kind: str = ""):
         _note_damage(damaged, trial_id, kind, exc)
         return None
     except Exception as exc:  # a store error: missing, unreadable or tampered artifact
-        if type(exc).__name__ == "StoreError":
+        from sweeplab.store import StoreError
+
+        if isinstance(exc, StoreError):
             _note_damage(damaged, trial_id, kind, exc)
             return None
         raise

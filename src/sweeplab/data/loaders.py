@@ -202,12 +202,30 @@ def load_svhn(name: str = "svhn", root=None, download: bool = True) -> Dataset:
                    class_names=list(entry.meta["classes"]), max_value=255, description=entry.doc)
 
 
-def load_digits(name: str = "digits", root=None, download: bool = True) -> Dataset:
+def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits (1797 images, values 0..16), read from
+    the package's own ``digits.csv.gz`` without importing scikit-learn (whose
+    import costs over a second); falls back to ``sklearn.datasets.load_digits``."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(base) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as f:
+                table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1]
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()
-    x = d.images.astype(np.uint8)[..., None]  # values 0..16
-    return Dataset("digits", x, d.target.astype(np.int64), None, None,
+    return d.images, d.target
+
+
+def load_digits(name: str = "digits", root=None, download: bool = True) -> Dataset:
+    images, target = _sklearn_digits()
+    x = images.astype(np.uint8)[..., None]  # values 0..16
+    return Dataset("digits", x, target.astype(np.int64), None, None,
                    class_names=[str(i) for i in range(10)], max_value=16,
                    description=_entry("digits").doc)
 
