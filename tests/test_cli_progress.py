@@ -255,3 +255,29 @@ def test_no_terminal_plain_lines(captures):
     assert re.match(r"\[ 50%\] group 1/2 saved \(2 trials, 40 epochs, \d+\.\d s\); elapsed \d:\d\d:\d\d, eta ", saved[0])
     assert saved[1].startswith("[100%] group 2/2 saved (2 trials, 40 epochs, ") and saved[1].endswith("eta 0:00:00")
     assert len(lines) <= 2 + 2  # a group here trains in well under 10 s: at most one more line each
+
+
+def test_eta_counts_down_between_epochs():
+    clock = FakeClock()
+    wc = WorkClock([GroupWork(1, 2, 10), GroupWork(1, 2, 10)], now=clock)
+    wc.group_start(0, 1, 2, 10)
+    clock.t += 1.0
+    wc.epoch_end(1, 1.0)
+    clock.t += 1.0
+    wc.epoch_end(2, 1.0)
+    wc.group_end(2.0)
+    assert wc.eta() == pytest.approx(2.0)
+    clock.t += 0.5  # the next group compiles: no event, but time passes
+    assert wc.eta() == pytest.approx(1.5)
+    clock.t += 5
+    assert wc.eta() == 0.0
+
+
+def test_no_eta_from_a_first_epoch_that_also_compiled():
+    clock = FakeClock()
+    wc = WorkClock([GroupWork(2, 150, 23), GroupWork(2, 150, 23)], now=clock)
+    wc.group_start(0, 2, 150, 23)
+    wc.epoch_end(1, 1.4)  # mostly compilation: 150 epochs at this pace would say 7 minutes
+    assert wc.eta() is None
+    wc.epoch_end(2, 0.01)
+    assert wc.eta() == pytest.approx(0.01 * (148 + 150) + 0.0)

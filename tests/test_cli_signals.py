@@ -59,8 +59,17 @@ class Run:
     """A ``sweeplab run`` subprocess whose output lines are watched as they come."""
 
     def __init__(self, cwd: Path, out: str, *extra: str):
-        self.p = subprocess.Popen([*SWEEPLAB, "run", "study.toml", "--out", out, *extra], cwd=cwd, env=_env(),
-                                  text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # An ignored SIGINT is inherited (pytest started in the background by a script): the child
+        # would keep ignoring Ctrl-C, as it should. Give it a terminal's default instead.
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if ignored:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.p = subprocess.Popen([*SWEEPLAB, "run", "study.toml", "--out", out, *extra], cwd=cwd, env=_env(),
+                                      text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        finally:
+            if ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.t0 = time.monotonic()
         self.lines: dict[str, list[str]] = {"out": [], "err": []}
         self.cond = threading.Condition()
@@ -79,10 +88,13 @@ class Run:
 
     def wait_for(self, pattern: str, key: str = "err", timeout: float = 240) -> bool:
         rx = re.compile(pattern)
+        end = time.monotonic() + timeout
         with self.cond:
-            self.cond.wait_for(lambda: any(rx.search(x) for x in self.lines[key])
-                               or self.p.poll() is not None, timeout)
-            return any(rx.search(x) for x in self.lines[key])
+            while not any(rx.search(x) for x in self.lines[key]):
+                if self.p.poll() is not None or time.monotonic() > end:  # the output may end before the exit
+                    return any(rx.search(x) for x in self.lines[key])
+                self.cond.wait(0.2)
+            return True
 
     def send(self, sig: int) -> None:
         if self.p.poll() is None:
@@ -260,3 +272,17 @@ def test_an_inherited_ignore_is_kept(tmp_path):
             "os.kill(os.getpid(), signal.SIGHUP)\ntime.sleep(1.5)\nprint('still here')\n")
     p = subprocess.run([sys.executable, "-c", code], env=_env(), text=True, capture_output=True, timeout=30)
     assert p.returncode == 0 and "still here" in p.stdout, p.stderr
+
+
+def test_after_the_command_a_late_signal_cannot_kill_the_interpreter_shutdown(tmp_path):
+    # Python restores the default action of handled signals while it shuts down (seconds with
+    # JAX): a Ctrl-C then killed a finished run with -2. block() makes late signals ignored.
+    p = _script("""
+        import signal
+        _signals.block()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        print("alive", _signals.pending(), flush=True)
+    """, tmp_path)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and out.strip() == "alive None", (out, err)

@@ -17,7 +17,7 @@ raise. They record the signal, and then:
   process with ``os._exit``. That is as safe for the results as a kill: the
   store commits each group in one transaction (a group in flight is rolled
   back by SQLite on the next open), and the watchdog waits while a commit is
-  in progress (:func:`critical`). A second signal skips the grace period.
+  in progress (:func:`begin_critical`). A second signal skips the grace period.
 
 The watchdog is woken through :func:`signal.set_wakeup_fd`, which the
 interpreter writes from the C-level handler, so it reacts even while the main
@@ -28,13 +28,15 @@ Stdlib only: it is installed before Typer, Rich and JAX are imported.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
 import time
-from typing import Callable, Iterator
+
+TYPE_CHECKING = False  # not importing typing: this module loads first, and every millisecond counts
+if TYPE_CHECKING:
+    from typing import Callable
 
 NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -163,18 +165,24 @@ def _hard_exit(state: _State) -> None:
         t.start()
         t.join(0.5)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
+        try:
             stream.flush()
+        except Exception:  # another thread may be writing; the line below goes to the fd directly
+            pass
     line = _line(state)
-    with contextlib.suppress(OSError):
+    try:
         os.write(2, line.encode("utf-8", "replace"))
+    except OSError:  # SIGHUP: the terminal may be gone
+        pass
     os._exit(128 + (state.signum or signal.SIGINT))
 
 
 def _quiet(fn: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
-        with contextlib.suppress(BaseException):
+        try:
             fn()
+        except BaseException:
+            pass
     return run
 
 
@@ -192,6 +200,22 @@ def _stderr_is_tty() -> bool:
         return os.isatty(2)
     except OSError:
         return False
+
+
+def block() -> None:
+    """The command is done: ignore the handled signals from now on.
+
+    The interpreter's shutdown (seconds, with JAX) puts the default action back
+    for signals that have a Python handler, so a late signal would kill the
+    process silently; an ignored one stays ignored (in every thread). A signal
+    recorded before this call is still :func:`pending`.
+    """
+    if _state is None or threading.current_thread() is not threading.main_thread():
+        return
+    for name in NAMES:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is _handler:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def pending() -> int | None:
@@ -238,27 +262,13 @@ def on_hard_exit(fn: Callable[[], None]) -> Callable[[], None]:
     _state.cleanups.append(fn)
 
     def remove() -> None:
-        with contextlib.suppress(ValueError):
+        if fn in _state.cleanups:
             _state.cleanups.remove(fn)
     return remove
 
 
-@contextlib.contextmanager
-def critical() -> Iterator[None]:
-    """A stretch the watchdog must not cut (a group's commit)."""
-    if _state is None:
-        yield
-        return
-    with _state.lock:
-        _state.critical += 1
-    try:
-        yield
-    finally:
-        with _state.lock:
-            _state.critical -= 1
-
-
 def begin_critical() -> None:
+    """A stretch the watchdog must not cut (a group's commit) begins."""
     if _state is not None:
         with _state.lock:
             _state.critical += 1

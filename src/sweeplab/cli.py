@@ -558,6 +558,7 @@ def main() -> None:
         code = e.code
     except _signals.Interrupted:
         pass
+    _signals.block()  # a signal during the interpreter's shutdown must not kill it silently
     if _signals.pending() is not None:  # also a signal that came after the last safe point
         _interrupted()
     sys.exit(code)

@@ -184,6 +184,10 @@ class PlainProgress(_Tracked):
         self.every = every
         self._last = now()
 
+    def run_start(self, groups: Sequence[GroupWork]) -> None:
+        self._last = self.now()  # training starts now: the first line comes ``every`` seconds later
+        super().run_start(groups)
+
     def _write(self, line: str) -> None:
         stream = self.stream or sys.stderr
         stream.write(line + "\n")

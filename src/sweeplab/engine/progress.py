@@ -96,6 +96,7 @@ class WorkClock:
         self._overhead_n = 0
         self._t_group = self.t0
         self._group_epochs_s = 0.0
+        self._t_event = self.t0  # the ETA counts down between events
 
     @property
     def total_units(self) -> int:
@@ -118,7 +119,7 @@ class WorkClock:
         if old is None:
             self.groups += [exact] * (index + 1 - len(self.groups))
         self.groups[index] = exact  # the trainer knows the exact step count
-        self._t_group = self.now()
+        self._t_group = self._t_event = self.now()
         self._group_epochs_s = 0.0
 
     def epoch_end(self, epoch: int, seconds: float) -> None:
@@ -127,6 +128,7 @@ class WorkClock:
             return
         units = g.trials * max(g.steps, 1) * (epoch - self.epoch)
         self.epoch = epoch
+        self._t_event = self.now()
         self.done_units = self._group_done + g.trials * max(g.steps, 1) * epoch
         self._group_epochs_s += seconds
         if epoch == 1:
@@ -143,6 +145,7 @@ class WorkClock:
         # Early stopping ends a group sooner: its remaining units are done (nothing left to train).
         self._group_done += g.units
         self.done_units = self._group_done
+        self._t_event = self.now()
         rate = self.seconds_per_unit()
         if rate is not None:
             trained = g.trials * max(g.steps, 1) * self.epoch
@@ -150,14 +153,16 @@ class WorkClock:
             self._overhead_n += 1
 
     def seconds_per_unit(self) -> float | None:
+        """Measured time per trial-step: from steady epochs; from first epochs (which also
+        compile) only once a group has ended without a second epoch; else unknown."""
         if self._steady_units:
             return self._steady_s / self._steady_units
-        if self._first_units:
+        if self._first_units and self._group_done:
             return self._first_s / self._first_units
         return None
 
     def eta(self) -> float | None:
-        """Seconds left, or None before anything was measured."""
+        """Seconds left (counting down since the last event, not below 0), or None before anything was measured."""
         rate = self.seconds_per_unit()
         if rate is None:
             return None
@@ -166,7 +171,8 @@ class WorkClock:
         # flight counts until its first epoch ends.
         groups_left = self.n_groups - max(self.index, 0) - (0 if self.epoch == 0 else 1)
         overhead = self._overhead_s / self._overhead_n if self._overhead_n else 0.0
-        return left_units * rate + max(groups_left, 0) * overhead
+        since = self.now() - self._t_event
+        return max(left_units * rate + max(groups_left, 0) * overhead - since, 0.0)
 
     def fraction(self) -> float:
         total = self.total_units
