@@ -110,3 +110,18 @@ def test_notebook_api_returns_frames_and_figures(run):
     assert ra.confusion().to_numpy().sum() == 200
     with pytest.raises(KeyError, match="not a sweep axis"):
         ra.table("train.nope")
+
+
+def test_welch_p_values_equal_scipy_over_many_samples():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        na, nb = rng.integers(2, 12, 2)
+        a = rng.normal(0, rng.uniform(0.001, 2), na)
+        b = rng.normal(rng.normal(0, 1), rng.uniform(0.001, 2), nb)
+        t, p = stats.welch(a, b)
+        ref = sst.ttest_ind(a, b, equal_var=False)
+        assert t == pytest.approx(ref.statistic, rel=1e-9)
+        assert p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    for df in (1.0, 2.5, 10.0, 1e4):
+        for t in (0.0, 0.5, 3.0, 40.0):
+            assert stats.student_t_two_sided(t, df) == pytest.approx(2 * sst.t.sf(t, df), rel=1e-9, abs=1e-300)
