@@ -510,6 +510,10 @@ def list_cmd(what: str = typer.Argument("studies", metavar="TOPIC", help="studie
             s = load_study(path)
             t.add_row(name, str(len(s.trials)), s.spec.study.description)
         _print_table(t)
+        console.print("The seedNNN-* studies reproduce, one experiment each, five published student lab "
+                      "reports on neural networks (NNN = the report; 'Sec.', 'Fig.', 'Table' cite it): "
+                      "see docs/seeds.md. Copy a study's file to start your own (sweeplab check NAME "
+                      "prints where it is).")
     elif what == "vocab":
         from sweeplab.models.layers import LAYERS
         from sweeplab.vocab import ACTIVATIONS, INITIALIZERS, LOSSES, METRICS, OPTIMIZERS
