@@ -61,14 +61,6 @@ def mean_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str | None, sp
     return out.drop(columns=["code_"]).reset_index(drop=True)
 
 
-def _mixed_key(col: pd.Series) -> pd.Series:
-    if col.name == "epoch":
-        return col
-    from sweeplab.analysis.tables import value_key
-
-    return col.map(lambda v: value_key(v))
-
-
 _LAYER_NUM = re.compile(r"(\d+)")
 
 

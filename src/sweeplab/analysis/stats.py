@@ -53,10 +53,6 @@ def aggregate(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.Data
     return out
 
 
-def _hashable(v):
-    return V.canonical(v)
-
-
 def welch(a, b) -> tuple[float, float]:
     """Welch's unequal-variance t-test of two samples (equal to scipy's ``ttest_ind(equal_var=False)``).
 

@@ -412,7 +412,3 @@ def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric
     if sel.note:
         text += " " + sel.note
     return text
-
-
-def _value(v) -> str:
-    return V.label(v)
