@@ -130,11 +130,6 @@ class Row:
         return float(half * UNITS[self.unit])
 
     @property
-    def split_of_metric(self) -> str | None:
-        """``test`` for ``test_accuracy``: the split sweeplab reads the metric from."""
-        return self.metric.split("_", 1)[0] if self.metric else None
-
-    @property
     def stated(self) -> str:
         return self.experiment.stated if self.experiment else ""
 
