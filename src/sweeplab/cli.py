@@ -43,23 +43,42 @@ console = Console(markup=False, emoji=False, highlight=False)
 err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
-def _usage(msg: str) -> None:
-    """A mistake in the user's input: one line, exit 2."""
+#: ``sweeplab --debug``: also show the traceback of a sweeplab error (see :mod:`sweeplab.errors`).
+_debug = False
+
+
+def _fail(msg: str, code: int) -> None:
+    """One line on stderr and exit ``code``; under ``--debug`` the traceback of the error being handled first."""
+    if _debug and sys.exc_info()[1] is not None:
+        import traceback
+
+        err.print(traceback.format_exc().rstrip(), soft_wrap=True)
     err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+def _usage(msg: str) -> None:
+    """A mistake in the user's input: one line, exit 2.
+
+    Called while a sweeplab error is being handled, the error decides: a
+    :class:`~sweeplab.errors.MachineError` (disk full, read-only) exits 1.
+    """
+    from sweeplab.errors import exit_code
+
+    e = sys.exc_info()[1]
+    _fail(msg, exit_code(e) if e is not None else 2)
 
 
 def _environment(msg: str) -> None:
     """A problem of the machine (disk full, read-only folder): one line, exit 1."""
-    err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
-    raise typer.Exit(1)
+    _fail(msg, 1)
 
 
 def _store_error(e: BaseException) -> None:
     """A damaged or missing store is the user's input (exit 2); a full or read-only disk is not (exit 1)."""
-    from sweeplab.store import StoreEnvironmentError
+    from sweeplab.errors import exit_code
 
-    (_environment if isinstance(e, StoreEnvironmentError) else _usage)(str(e))
+    _fail(str(e), exit_code(e))
 
 
 def _os_error(where, e: OSError, doing: str) -> None:
@@ -78,15 +97,23 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
+                                       help="print the version and exit"),
+          debug: bool = typer.Option(False, "--debug", help="show the traceback of an error, also of a "
+                                                             "mistake in the input")) -> None:
     """Neural-network studies as one file and one command."""
+    global _debug
+    _debug = debug
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input or missing data (one message, exit 2), not a bug."""
-    from sweeplab.data.download import DownloadError
+    """The exceptions shown as one line (exit 2, or 1 for the machine's problems): sweeplab's own.
 
-    return (ValueError, DownloadError)
+    Anything else is a bug and keeps its traceback (a ``ValueError`` from a
+    shape mistake inside JAX is not the user's fault).
+    """
+    from sweeplab.errors import SweeplabError
+
+    return (SweeplabError,)
 
 
 def _load(study: str):
@@ -385,6 +412,7 @@ def _summary_columns(rd, metrics, sort):
     """The metric columns and the ranking column of the results table, chosen
     as the report chooses them (validation first when the study has it)."""
     from sweeplab.analysis import tables
+    from sweeplab.errors import UserError
 
     sel = rd.selection
     recorded = ", ".join(tables.metric_columns(rd.trials))
@@ -393,7 +421,7 @@ def _summary_columns(rd, metrics, sort):
         try:
             return tables.selection(rd.trials, None, name, rd.study)
         except ValueError:
-            raise ValueError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
+            raise UserError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
 
     if sort:
         sort = sort if sort in rd.trials.columns else resolve("--sort", sort).metric
@@ -479,15 +507,11 @@ def show(
     all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
-    from sweeplab.store import StoreError
-
     run = _run_dir(run_dir, all_)
     try:
         _print_summary(run, metric, sort, top)
-    except StoreError as e:  # an unknown metric, a damaged store, an unreadable disk
+    except _user_errors() as e:  # an unknown metric, a damaged store, an unreadable disk
         _store_error(e)
-    except (KeyError, ValueError) as e:
-        _usage(str(e).strip("'\""))
 
 
 @app.command()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from sweeplab.errors import UserError
+
 DEFAULT_TIMEOUT = 30.0
 PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files above 1 MiB
 _CHUNK = 1 << 16
@@ -39,11 +41,11 @@ class RemoteFile:
     size: int | None = None
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """Every mirror failed; the message says what was tried and how to place files by hand."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UserError):
     """A downloaded or hand-placed file whose checksum does not match the registry's."""
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import errno
 import sqlite3
 
+from sweeplab.errors import MachineError, UserError
+
 __all__ = ["StoreError", "StoreEnvironmentError", "one_line", "os_error", "sqlite_error"]
 
 #: errno values that mean "the environment", not "the store".
@@ -26,11 +28,11 @@ _ENV_SQLITE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPE
                "SQLITE_NOMEM", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOLFS")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """A results store problem, with a one-line message naming the file."""
 
 
-class StoreEnvironmentError(StoreError):
+class StoreEnvironmentError(StoreError, MachineError):
     """The store could not be written or read because of the machine (disk full, read-only, I/O)."""
 
 
