@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from sweeplab import values as V
-from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds, lower_is_better
+from sweeplab.errors import UserError
+from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds
+from sweeplab.vocab.metrics import lower_is_better
 
 EXTRA_COLUMNS = ("time_per_epoch", "n_params")
 _DEFAULT_BASES = ("accuracy", "f1", "loss", "mae", "mse")
@@ -110,7 +112,7 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
         study: the study as a dict (for ``data.validation_data``).
 
     Raises:
-        ValueError: when nothing can rank the configurations, or ``select_by``
+        UserError: when nothing can rank the configurations, or ``select_by``
             names a metric the run did not record.
     """
     data = (study or {}).get("data") or {}
@@ -147,12 +149,12 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
     if select_by:
         if select_by in trials.columns and select_by.split("_", 1)[0] in _SPLITS:
             if not _has(trials, select_by):
-                raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+                raise UserError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
                                  + ", ".join(metric_columns(trials)))
             return _make(select_by, _base(select_by), True)
         sel = from_base(_base(select_by), True)
         if sel is None:
-            raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+            raise UserError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
                              + ", ".join(metric_columns(trials)))
         return sel
     bases = [_base(m) for m in (metrics or [])] + list(_DEFAULT_BASES)
@@ -166,7 +168,7 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
     for c in metric_columns(trials):
         if _has(trials, c):
             return from_base(_base(c), False) or _make(c, _base(c), False)
-    raise ValueError("no metric to rank configurations by: the run has no test/val/train metrics")
+    raise UserError("no metric to rank configurations by: the run has no test/val/train metrics")
 
 
 def primary_metric(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
