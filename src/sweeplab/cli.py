@@ -445,7 +445,6 @@ def _seconds(s) -> str:
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     """The results table: one row per configuration, ranked like the report
     (on validation data when the study has it), pending configurations last."""
-    from sweeplab import values as V
     from sweeplab.analysis import tables
     from sweeplab.analysis.rundata import RunData
     from sweeplab.analysis.stats import format_mean_std
@@ -462,9 +461,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
         return
     asked = sort
     cols, sort, sel = _summary_columns(rd, metrics, sort)
-    table = tables.config_table(rd.trials, axes, cols, sort_by=sort)
-    if top:
-        table = table.head(top)
+    table = tables.summarize(run.trials, axes, cols, sort_by=sort, top_n=top)  # pending configurations last
     ranked = "ranked by " + tables._label(sort)
     if not asked and sel.split == "test" and sort == sel.metric:
         ranked += " (no validation data)"
@@ -488,11 +485,6 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
             cells.append(text if digits == 4 else text.replace(" ± ", "±"))
         cells.append(_seconds(row.get("time_per_epoch")))
         t.add_row(*cells)
-    if not top and "status" in all_trials.columns and len(all_trials):
-        done = set(rd.trials["config_id"]) if "config_id" in rd.trials else set()
-        pending = all_trials[~all_trials["config_id"].isin(done)].drop_duplicates("config_id")
-        for _, row in pending.iterrows():
-            t.add_row(*[_cell(V.canonical(row.get(a))) for a in axes], "0", *["—"] * (len(cols) + 1))
     _print_table(t)
     if sel.note and sort == sel.metric:
         console.print(sel.note)

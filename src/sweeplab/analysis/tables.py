@@ -55,6 +55,11 @@ def metric_columns(trials: pd.DataFrame, metrics=None) -> list[str]:
     return sorted(present, key=lambda c: order[c.split("_", 1)[0]])
 
 
+def default_metrics(trials: pd.DataFrame, axes=()) -> list[str]:
+    """What a summary shows when no metric is asked for: every recorded one (:func:`metric_columns`)."""
+    return metric_columns(trials)
+
+
 def _has(trials: pd.DataFrame, col: str) -> bool:
     return col in trials.columns and pd.to_numeric(trials[col], errors="coerce").notna().any()
 
@@ -184,20 +189,25 @@ def _table_columns(trials: pd.DataFrame, metrics, sort_by: str) -> list[str]:
     return cols
 
 
-def _sort(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
-    return table.sort_values(sort_by, ascending=lower_is_better(sort_by), na_position="last",
-                             kind="mergesort").reset_index(drop=True)
+def _sort(table: pd.DataFrame, sort_by: str, ascending: bool | None = None) -> pd.DataFrame:
+    """Best first by the direction declared on the metric's registry entry (NaN last)."""
+    ascending = lower_is_better(sort_by) if ascending is None else ascending
+    return table.sort_values(sort_by, ascending=ascending, na_position="last", kind="mergesort").reset_index(drop=True)
 
 
 def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by=None, top_n=None,
-                 majority: float | None = None) -> pd.DataFrame:
-    """One row per configuration (all sweep values), best first, at most ``top_n`` rows.
+                 majority: float | None = None, ascending: bool | None = None) -> pd.DataFrame:
+    """The summary over seeds: one row per configuration (all sweep values), best first, at most ``top_n`` rows.
 
-    Rows are grouped by ``config_id`` (the hash of the resolved configuration)
-    when the frame has it, so a lookup never depends on how a value prints.
+    The one table of mean ± std over seeds: ``sweeplab show`` (through
+    :func:`summarize`), the report and the notebook all print it. Rows are
+    grouped by ``config_id`` (the hash of the resolved configuration) when the
+    frame has it, so a lookup never depends on how a value prints.
 
     Args:
         sort_by: ranking column (default: :func:`primary_metric`).
+        ascending: the sort order; by default the metric's declared direction
+            (:func:`sweeplab.vocab.metrics.direction`), best first.
         majority: the share of the most frequent test class, to flag
             classifiers that predict one class (``degenerate``).
 
@@ -222,7 +232,7 @@ def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by
     if "status" in trials.columns:
         div = keys[trials["status"].eq("diverged").to_numpy()].value_counts()
         table["diverged"] = table[by[0]].map(div).fillna(0).astype(int)
-    table = _sort(table, sort_by)
+    table = _sort(table, sort_by, ascending)
     table["degenerate"] = degenerate(table, majority)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table["best"] = table["rank"] == 1
@@ -230,6 +240,60 @@ def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by
         table["best"] = False
     table.attrs.update(axes=list(axes) or by, sort_by=sort_by, metrics=cols, total=len(table))
     return table.head(top_n) if top_n else table
+
+
+def summarize(trials: pd.DataFrame, axes: list[str], metrics=None, sort_by: str | None = None,
+              ascending: bool | None = None, *, top_n: int | None = None,
+              majority: float | None = None) -> pd.DataFrame:
+    """The summary over seeds of a run's trials (any status): :func:`config_table`'s rows, then pending ones.
+
+    Args:
+        trials: :attr:`sweeplab.store.Run.trials` (or :class:`~sweeplab.analysis.rundata.RunData`'s).
+        metrics: base names (``accuracy``: every split recorded) or columns
+            (``val_loss``); default :func:`metric_columns`.
+        sort_by: a column, or a base name ranked as ``sweeplab show --sort``
+            ranks it (on validation data when there is some); default the
+            first metric.
+
+    Returns:
+        :func:`config_table`'s columns (``<metric>``, ``<metric>_std``,
+        ``<metric>_n``, ``time_per_epoch``, ``n``, ``diverged``...); a
+        configuration without finished or diverged trials comes last with ``n = 0``.
+
+    Raises:
+        UserError: a metric (or ``sort_by``) the run did not record, naming those it did.
+    """
+    from sweeplab.analysis.rundata import normalise_trials
+
+    axes = list(axes)
+    t = normalise_trials(trials, axes) if "trial_id" in trials.columns else trials
+    done = t[t["status"].isin(["finished", "diverged"])] if "status" in t.columns else t
+    recorded = metric_columns(done)
+    names = [metrics] if isinstance(metrics, str) else list(metrics or [])
+    for m in names:
+        if not metric_columns(done, [m]):
+            raise UserError(f"unknown metric {m!r}; recorded: {', '.join(recorded) or '(none)'}")
+    cols = metric_columns(done, names or None)
+    if sort_by is not None and sort_by not in done.columns:
+        try:
+            sort_by = selection(done, None, sort_by).metric
+        except UserError:
+            raise UserError(f"cannot sort by {sort_by!r}: not recorded; recorded: {', '.join(recorded)}") from None
+    if done.empty:
+        table = pd.DataFrame(columns=["rank", *axes, "config_id", "n", "diverged"])
+    else:
+        table = config_table(done, axes, cols, sort_by=sort_by or (cols[0] if names else None),
+                             ascending=ascending, top_n=top_n, majority=majority)
+    if top_n is None and "config_id" in t.columns:
+        pending = t[~t["config_id"].isin(set(done["config_id"]))].drop_duplicates("config_id")
+        rows = pd.DataFrame({"config_id": pending["config_id"].to_numpy(), "n": 0, "diverged": 0,
+                             "degenerate": False, "best": False,
+                             **{a: pending[a].to_numpy() for a in axes}})
+        if len(rows):
+            attrs = dict(table.attrs)
+            table = pd.concat([table, rows], ignore_index=True) if len(table) else rows
+            table.attrs.update(attrs)
+    return table
 
 
 def _group_keys(trials: pd.DataFrame, by: list[str]) -> pd.Series:
