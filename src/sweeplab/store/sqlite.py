@@ -50,6 +50,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from sweeplab._version import version
+
 from .errors import StoreError, os_error, sqlite_error
 from .lock import RunLock
 from .npz import fsync_dir, write_npz_tmp
@@ -227,7 +229,7 @@ class Store:
             "name": str(name),
             "spec_text": str(spec_text),
             "spec_json": to_json(spec_json),
-            "sweeplab_version": sweeplab_version(),
+            "sweeplab_version": version(),
         }
         ids = None if trial_ids is None else sorted(set(trial_ids))
         if ids is not None:
@@ -477,13 +479,3 @@ def _discard(staged: list[tuple[Path, Path]]) -> None:
                 tmp.unlink()
             except OSError:
                 pass
-
-
-def sweeplab_version() -> str:
-    """The installed sweeplab's version (recorded with the study), without importing the package root."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sweeplab")
-    except PackageNotFoundError:  # a source checkout that is not installed
-        return "unknown"
