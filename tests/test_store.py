@@ -82,11 +82,11 @@ def test_round_trip(tmp_path):
     r1, r2 = result("t1", seed=1), result("t2", status=DIVERGED, with_files=False)
     spec = {"study": {"name": "demo", "repeats": 2}, "sweep": {"train.batch_size": [32, "full"]}}
     with Store(run_dir) as store:
-        assert store.study() is None
+        assert load(run_dir).study is None
         store.set_study("demo", "[study]\nname = 'demo'\n", spec)
         store.register(recs)
         store.commit_group([r1, r2])
-        study = store.study()
+        study = load(run_dir).study
         assert study["name"] == "demo" and study["spec_json"] == spec
         assert study["spec_text"] == "[study]\nname = 'demo'\n"
         assert study["sweeplab_version"] and study["created"]
@@ -148,7 +148,7 @@ def test_register_is_idempotent(tmp_path):
         store.register([record("a"), record("b"), record("c", batch=64)])
         store.commit_group([result("a")])
         store.register([record("a")])  # does not reset a finished trial
-        assert store.status_counts() == {PENDING: 2, FINISHED: 1, DIVERGED: 0}
+        assert load(tmp_path).trials["status"].value_counts().to_dict() == {PENDING: 2, FINISHED: 1}
     assert rows(tmp_path, "SELECT trial_id, status FROM trials ORDER BY trial_id") == [
         ("a", FINISHED),
         ("b", PENDING),
@@ -265,7 +265,7 @@ def test_reset(tmp_path):
         keep = tmp_path / "trials" / "a" / "notes.txt"
         keep.write_text("user file")
         store.reset()
-        assert store.study() is None
+        assert load(tmp_path).study is None
         assert store.finished_ids() == set()
         for table in ("trials", "epochs", "artifacts"):
             assert rows(tmp_path, f"SELECT COUNT(*) FROM {table}") == [(0,)]

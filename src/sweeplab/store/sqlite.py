@@ -66,8 +66,9 @@ from .paths import (
     remove_stale_temps,
     unlink_inside,
 )
-from .reader import finished_ids, open_error, read_study, verify_artifacts
-from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
+from .reader import finished_ids, verify_artifacts
+from .schema import open_error
+from .records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
 from .schema import SCHEMA_VERSION, initialise, rollback, to_json, transaction, validate_db
 
 #: Study file texts above this size are refused (a study is a page of TOML, not a data set).
@@ -114,7 +115,12 @@ def check_trial_id(trial_id: str) -> str:
 
 
 class Store:
-    """Read-write results store of one run directory (the driver's handle).
+    """The writer of one run directory's results (the driver's handle).
+
+    It writes (:meth:`register`, :meth:`set_study`, :meth:`commit_group`,
+    :meth:`reset_trials`, :meth:`reset`) and answers only what a resume
+    needs (:meth:`finished_ids`, :meth:`verify_artifacts`); everything else is
+    read through :func:`sweeplab.store.load` (:class:`sweeplab.store.Run`).
 
     ``Store(run_dir)`` creates the directory and ``results.sqlite`` if needed,
     takes the writer lock, validates the schema (migrating an older one) and
@@ -247,10 +253,6 @@ class Store:
 
         self._write("cannot record the study", statements)
 
-    def study(self) -> dict | None:
-        """``{name, spec_text, spec_json, sweeplab_version, created, fingerprint}`` or None."""
-        return read_study(self.conn)
-
     # ---- trials
 
     def register(self, records: Iterable[TrialRecord]) -> None:
@@ -282,13 +284,6 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(self.path, exc, "cannot read the trials") from None
         return {r[0] for r in rows}
-
-    def status_counts(self) -> dict[str, int]:
-        """Number of trials per status (all statuses present, zeros included)."""
-        counts = {s: 0 for s in STATUSES}
-        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
-            counts[status] = n
-        return counts
 
     def verify_artifacts(self, trial_ids: Iterable[str] | None = None) -> dict[str, str]:
         """``{trial_id: reason}`` of finished/diverged trials whose files are damaged (see :func:`verify_artifacts`)."""
