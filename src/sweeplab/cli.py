@@ -2,8 +2,10 @@
 
 Usage errors (a bad study file, a missing run directory, an unknown name)
 print one line and exit with code 2; problems of the environment (a full disk,
-a read-only folder) print one line and exit with code 1; there is never a
-traceback for either. Ctrl-C, SIGTERM and SIGHUP print one line and exit with
+a read-only folder) print one line and exit with code 1; there is no
+traceback for either unless ``--debug`` asks for it. Only sweeplab's own errors
+(:mod:`sweeplab.errors`) are shown this way: any other exception is a bug and
+keeps its traceback. Ctrl-C, SIGTERM and SIGHUP print one line and exit with
 128 + the signal number (130, 143, 129); see :mod:`sweeplab._signals`.
 
 User text (study names, swept values, paths, error messages) is never read

@@ -1,11 +1,12 @@
 """Errors of the results store, and turning OS/SQLite failures into one line.
 
-Two kinds, so the CLI can choose the exit code:
+Two kinds, so the CLI can choose the exit code (both in the one error tree
+of :mod:`sweeplab.errors`):
 
 * :class:`StoreError`: the store or the run directory is not usable as it is
   (not a store, a newer schema, damaged rows, an artifact path leaving the
-  run directory, another process writing it). Exit code 2.
-* :class:`StoreEnvironmentError` (a :class:`StoreError`): the machine is in
+  run directory, another process writing it). A ``UserError``: exit code 2.
+* :class:`StoreEnvironmentError` (a :class:`StoreError` and a ``MachineError``): the machine is in
   the way (disk full, read-only file system, permission denied, I/O error).
   Nothing is wrong with the store; free space or fix the mount and run the
   same command again. Exit code 1.
