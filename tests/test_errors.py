@@ -134,3 +134,20 @@ def test_debug_shows_the_traceback_of_a_user_error(results):
     assert code == 2
     assert "Traceback (most recent call last)" in stderr and "StudyError" in stderr
     assert stderr.rstrip().splitlines()[-1].startswith("error: bad.toml")
+
+
+def test_report_option_naming_an_unrecorded_metric_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from sweeplab.cli import app
+    from sweeplab.store import Store
+    from sweeplab.store.testing import make_record, make_result
+
+    with Store(tmp_path, lock=False) as store:
+        store.set_study("demo", "", {"study": {"name": "demo"}, "report": {"select_by": "test_f1"}}, ["a"])
+        store.register([make_record("a")])
+        store.commit_group([make_result("a")])
+    out = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert out.exit_code == 2, out.output
+    assert out.output.strip().splitlines() == [
+        "error: [report] select_by: 'test_f1' was not recorded; recorded: test_accuracy, test_loss, train_loss, val_loss"]

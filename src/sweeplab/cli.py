@@ -270,8 +270,6 @@ def run(
 
 
 def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
-    from sweeplab.store import StoreError
-
     try:
         from sweeplab.report import write_report
     except ImportError as e:  # pragma: no cover - report module missing
@@ -279,7 +277,7 @@ def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
         return
     try:
         path = write_report(run_dir, run=run, force=force)
-    except StoreError as e:
+    except _user_errors() as e:  # a damaged store, a [report] select_by that names no recorded metric
         _store_error(e)
     except OSError as e:  # disk full, read-only run directory
         _os_error(run_dir, e, "write the report")
