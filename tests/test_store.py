@@ -354,6 +354,7 @@ def test_summary_defaults_and_diverged(tmp_path):
     assert row["val_loss"] == pytest.approx(1.1 / 3)
     # a configuration with no finished trial yet comes last, with n = 0
     assert s["train.batch_size"].tolist()[-1] == 128 and s["n"].tolist()[-1] == 0
+    assert s["val_loss_n"].tolist() == [2, 1, 0]  # counts of values, integers also for the pending row
 
 
 # --------------------------------------------------------------------------- read-only, files, errors

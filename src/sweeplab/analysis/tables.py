@@ -292,6 +292,9 @@ def summarize(trials: pd.DataFrame, axes: list[str], metrics=None, sort_by: str 
         if len(rows):
             attrs = dict(table.attrs)
             table = pd.concat([table, rows], ignore_index=True) if len(table) else rows
+            for c in [f"{m}_n" for m in attrs.get("metrics", ())]:  # counts stay integers: 0 for pending
+                if c in table.columns:
+                    table[c] = table[c].fillna(0).astype(int)
             table.attrs.update(attrs)
     return table
 
