@@ -375,9 +375,10 @@ _toml("synthetic_ok", "value", "n_samples = 200", "n_samples = 200, seed = 3", "
 def check_in_process(path: Path | str) -> tuple[str, str]:
     """``sweeplab check`` without a subprocess: ("ok", summary) or ("error", one-line message).
 
-    Any exception other than StudyError/ValueError propagates (a bug).
+    Any exception other than a sweeplab error propagates (a bug), as in the CLI.
     """
     from sweeplab.engine.run import plan
+    from sweeplab.errors import SweeplabError
     from sweeplab.spec.errors import StudyError
     from sweeplab.spec.expand import load_study
 
@@ -387,7 +388,7 @@ def check_in_process(path: Path | str) -> tuple[str, str]:
         return "error", str(e)
     try:
         groups = plan(study)
-    except ValueError as e:
+    except SweeplabError as e:
         return "error", f"{study.source}: {e}"
     return "ok", f"{len(study.trials)} trials in {len(groups)} group(s)"
 

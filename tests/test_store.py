@@ -15,6 +15,7 @@ import pytest
 
 import sweeplab.store as store_mod
 from sweeplab.store import DIVERGED, FINISHED, PENDING, Store, StoreError, TrialRecord, TrialResult, load
+from sweeplab.errors import UserError
 from sweeplab.store import sqlite as sqlite_mod
 
 
@@ -81,23 +82,25 @@ def test_round_trip(tmp_path):
     r1, r2 = result("t1", seed=1), result("t2", status=DIVERGED, with_files=False)
     spec = {"study": {"name": "demo", "repeats": 2}, "sweep": {"train.batch_size": [32, "full"]}}
     with Store(run_dir) as store:
-        assert store.study() is None
+        assert load(run_dir).study is None
         store.set_study("demo", "[study]\nname = 'demo'\n", spec)
         store.register(recs)
         store.commit_group([r1, r2])
-        study = store.study()
+        study = load(run_dir).study
         assert study["name"] == "demo" and study["spec_json"] == spec
         assert study["spec_text"] == "[study]\nname = 'demo'\n"
         assert study["sweeplab_version"] and study["created"]
-        assert store.config("t1") == recs[0].config
-        params = store.load_params("t1")
+        reader = load(run_dir)  # the one reader, also while the writer is open
+        assert reader.config("t1") == recs[0].config
+        params = reader.params("t1")
         assert set(params) == {"dense_0/kernel", "dense_0/bias"}
         np.testing.assert_array_equal(params["dense_0/kernel"], r1.params["dense_0/kernel"])
         assert params["dense_0/kernel"].dtype == np.float32
-        preds = store.load_predictions("t1")
+        preds = reader.predictions("t1")
         np.testing.assert_array_equal(preds["proba/output"], r1.predictions["proba/output"])
         with pytest.raises(StoreError, match="no saved params"):
-            store.load_params("t2")
+            reader.params("t2")
+        reader.close()
 
     run = load(run_dir)
     assert run.study["spec_json"] == spec
@@ -145,7 +148,7 @@ def test_register_is_idempotent(tmp_path):
         store.register([record("a"), record("b"), record("c", batch=64)])
         store.commit_group([result("a")])
         store.register([record("a")])  # does not reset a finished trial
-        assert store.status_counts() == {PENDING: 2, FINISHED: 1, DIVERGED: 0}
+        assert load(tmp_path).trials["status"].value_counts().to_dict() == {PENDING: 2, FINISHED: 1}
     assert rows(tmp_path, "SELECT trial_id, status FROM trials ORDER BY trial_id") == [
         ("a", FINISHED),
         ("b", PENDING),
@@ -219,7 +222,7 @@ def test_failed_commit_leaves_nothing(tmp_path, monkeypatch, inject):
         store.commit_group([result("a"), result("b")])  # the rerun succeeds
         assert store.finished_ids() == {"a", "b"}
         assert rows(tmp_path, "SELECT COUNT(*) FROM epochs") == [(24,)]
-        np.testing.assert_array_equal(store.load_params("b")["dense_0/bias"], np.zeros(3))
+        np.testing.assert_array_equal(load(tmp_path).params("b")["dense_0/bias"], np.zeros(3))
 
 
 def test_hard_kill_inside_commit_leaves_nothing(tmp_path):
@@ -251,7 +254,7 @@ def test_hard_kill_inside_commit_leaves_nothing(tmp_path):
         assert rows(tmp_path, "PRAGMA integrity_check") == [("ok",)]
         store.commit_group([result("b"), result("c")])  # stray file of b is overwritten
         assert store.finished_ids() == {"a", "b", "c"}
-        store.load_params("b")
+        load(tmp_path).params("b")
 
 
 def test_reset(tmp_path):
@@ -262,7 +265,7 @@ def test_reset(tmp_path):
         keep = tmp_path / "trials" / "a" / "notes.txt"
         keep.write_text("user file")
         store.reset()
-        assert store.study() is None
+        assert load(tmp_path).study is None
         assert store.finished_ids() == set()
         for table in ("trials", "epochs", "artifacts"):
             assert rows(tmp_path, f"SELECT COUNT(*) FROM {table}") == [(0,)]
@@ -297,37 +300,45 @@ def two_by_three(tmp_path):
     return run_dir
 
 
+def _summary(run_dir, *args, **kw):
+    """The one summary over seeds (:func:`sweeplab.analysis.tables.summarize`) of a stored run."""
+    from sweeplab.analysis.tables import summarize
+
+    run = load(run_dir)
+    return summarize(run.trials, run.axes, *args, **kw)
+
+
 def test_summary_mean_std_against_numpy(two_by_three):
-    run = load(two_by_three)
-    s = run.summary().set_index("train.batch_size")
-    assert list(s.columns[:4]) == ["config_id", "model.mlp.hidden", "n", "diverged"]
+    s = _summary(two_by_three).set_index("train.batch_size")
+    assert {"config_id", "model.mlp.hidden", "n", "diverged", "time_per_epoch"} <= set(s.columns)
     for cfg, batch in (("A", 32), ("B", 64)):
         assert s.loc[batch, "n"] == 3 and s.loc[batch, "diverged"] == 0
-        assert s.loc[batch, "test_accuracy_mean"] == pytest.approx(np.mean(ACC[cfg]))
+        assert s.loc[batch, "test_accuracy"] == pytest.approx(np.mean(ACC[cfg]))
         assert s.loc[batch, "test_accuracy_std"] == pytest.approx(np.std(ACC[cfg], ddof=1))
-        assert s.loc[batch, "test_loss_mean"] == pytest.approx(np.mean(LOSS[cfg]))
+        assert s.loc[batch, "test_accuracy_n"] == 3
+        assert s.loc[batch, "test_loss"] == pytest.approx(np.mean(LOSS[cfg]))
         assert s.loc[batch, "test_loss_std"] == pytest.approx(np.std(LOSS[cfg], ddof=1))
-        assert s.loc[batch, "seconds_per_epoch"] == pytest.approx(0.25)
+        # the group's median epoch time (0.25 s) shared by the 6 trials committed together
+        assert s.loc[batch, "time_per_epoch"] == pytest.approx(0.25 / 6)
 
 
 def test_summary_sort_order(two_by_three):
-    run = load(two_by_three)
-    # default: first test metric (accuracy), descending
-    assert run.summary()["train.batch_size"].tolist() == [32, 64]
-    # loss-like: ascending by default
-    assert run.summary(metrics=["loss"])["train.batch_size"].tolist() == [64, 32]
-    assert run.summary(sort_by="test_loss")["train.batch_size"].tolist() == [64, 32]
-    assert run.summary(sort_by="test_loss", ascending=False)["train.batch_size"].tolist() == [32, 64]
-    assert run.summary(metrics="accuracy", ascending=True)["train.batch_size"].tolist() == [64, 32]
+    # default: the ranking metric (accuracy; no validation accuracy here, so test), best first
+    assert _summary(two_by_three)["train.batch_size"].tolist() == [32, 64]
+    # lower is better for a loss (the direction declared in the metric registry)
+    assert _summary(two_by_three, ["loss"])["train.batch_size"].tolist() == [64, 32]
+    assert _summary(two_by_three, sort_by="test_loss")["train.batch_size"].tolist() == [64, 32]
+    assert _summary(two_by_three, sort_by="test_loss", ascending=False)["train.batch_size"].tolist() == [32, 64]
+    assert _summary(two_by_three, "accuracy", ascending=True)["train.batch_size"].tolist() == [64, 32]
     # val metrics when asked
-    assert "val_loss_mean" in run.summary(metrics=["val_loss"]).columns
-    with pytest.raises(StoreError, match="unknown metric 'nope'"):
-        run.summary(metrics=["nope"])
+    assert "val_loss" in _summary(two_by_three, ["val_loss"]).columns
+    with pytest.raises(UserError, match="unknown metric 'nope'; recorded: test_accuracy, test_loss"):
+        _summary(two_by_three, ["nope"])
 
 
 def test_summary_defaults_and_diverged(tmp_path):
     with Store(tmp_path) as store:
-        store.register([record("a0"), record("a1", seed=1), record("b0", batch=64)])
+        store.register([record("a0"), record("a1", seed=1), record("b0", batch=64), record("c0", batch=128)])
         ra = result("a0", acc=0.5, with_files=False)
         ra.test = {}
         rb = result("b0", with_files=False)
@@ -335,12 +346,15 @@ def test_summary_defaults_and_diverged(tmp_path):
         rd = result("a1", status=DIVERGED, with_files=False)
         rd.test = {}
         store.commit_group([ra, rd, rb])
-    s = load(tmp_path).summary()
-    # no test metrics -> final val metrics; diverged trial counted, not averaged
-    assert [c for c in s.columns if c.endswith("_mean")] == ["val_loss_mean"]
+    s = _summary(tmp_path)
+    # no test metrics -> the final train and val metrics; the diverged trial is counted in n and in diverged
+    assert s.attrs["metrics"] == ["train_loss", "val_loss", "time_per_epoch", "n_params"]
     row = s.set_index("train.batch_size").loc[32]
-    assert row["n"] == 1 and row["diverged"] == 1
-    assert row["val_loss_mean"] == pytest.approx(1.1 / 3)
+    assert row["n"] == 2 and row["diverged"] == 1
+    assert row["val_loss"] == pytest.approx(1.1 / 3)
+    # a configuration with no finished trial yet comes last, with n = 0
+    assert s["train.batch_size"].tolist()[-1] == 128 and s["n"].tolist()[-1] == 0
+    assert s["val_loss_n"].tolist() == [2, 1, 0]  # counts of values, integers also for the pending row
 
 
 # --------------------------------------------------------------------------- read-only, files, errors
@@ -349,7 +363,7 @@ def test_summary_defaults_and_diverged(tmp_path):
 def test_load_is_read_only(two_by_three, tmp_path):
     before = tree(two_by_three)
     run = load(two_by_three)
-    run.trials, run.epochs, run.summary(), run.history("A0"), run.study
+    run.trials, run.epochs, run.history("A0"), run.study, run.params, run.damaged_trials()
     run.close()
     assert tree(two_by_three) == before  # no -wal/-shm, nothing touched
     missing = tmp_path / "nowhere"

@@ -96,7 +96,7 @@ def test_database_full_is_reported_not_masked_by_rollback(tmpfs, step):
         assert "full" in msg and "rollback" not in msg and "\n" not in msg
         filler.unlink()
         store.set_study("small", "text", {})  # usable again once there is room
-        assert store.study()["name"] == "small"
+        assert load(run_dir).study["name"] == "small"
 
 
 def _finished_store(run_dir: Path) -> None:

@@ -105,7 +105,7 @@ def test_recommit_never_deletes_outside(finished, spy, path):
     spy.clear()
     with Store(finished) as store:
         store.commit_group([result("a")])
-        store.load_params("a")
+        load(finished).params("a")
     assert (finished.parent / "canary.txt").read_text() == "outside the run directory"
     assert _outside(spy, finished) == []
 

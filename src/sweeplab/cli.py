@@ -2,8 +2,10 @@
 
 Usage errors (a bad study file, a missing run directory, an unknown name)
 print one line and exit with code 2; problems of the environment (a full disk,
-a read-only folder) print one line and exit with code 1; there is never a
-traceback for either. Ctrl-C, SIGTERM and SIGHUP print one line and exit with
+a read-only folder) print one line and exit with code 1; there is no
+traceback for either unless ``--debug`` asks for it. Only sweeplab's own errors
+(:mod:`sweeplab.errors`) are shown this way: any other exception is a bug and
+keeps its traceback. Ctrl-C, SIGTERM and SIGHUP print one line and exit with
 128 + the signal number (130, 143, 129); see :mod:`sweeplab._signals`.
 
 User text (study names, swept values, paths, error messages) is never read
@@ -43,23 +45,42 @@ console = Console(markup=False, emoji=False, highlight=False)
 err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
-def _usage(msg: str) -> None:
-    """A mistake in the user's input: one line, exit 2."""
+#: ``sweeplab --debug``: also show the traceback of a sweeplab error (see :mod:`sweeplab.errors`).
+_debug = False
+
+
+def _fail(msg: str, code: int) -> None:
+    """One line on stderr and exit ``code``; under ``--debug`` the traceback of the error being handled first."""
+    if _debug and sys.exc_info()[1] is not None:
+        import traceback
+
+        err.print(traceback.format_exc().rstrip(), soft_wrap=True)
     err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+def _usage(msg: str) -> None:
+    """A mistake in the user's input: one line, exit 2.
+
+    Called while a sweeplab error is being handled, the error decides: a
+    :class:`~sweeplab.errors.MachineError` (disk full, read-only) exits 1.
+    """
+    from sweeplab.errors import exit_code
+
+    e = sys.exc_info()[1]
+    _fail(msg, exit_code(e) if e is not None else 2)
 
 
 def _environment(msg: str) -> None:
     """A problem of the machine (disk full, read-only folder): one line, exit 1."""
-    err.print(Text.assemble(("error:", "bold red"), " ", msg), soft_wrap=True)
-    raise typer.Exit(1)
+    _fail(msg, 1)
 
 
 def _store_error(e: BaseException) -> None:
     """A damaged or missing store is the user's input (exit 2); a full or read-only disk is not (exit 1)."""
-    from sweeplab.store import StoreEnvironmentError
+    from sweeplab.errors import exit_code
 
-    (_environment if isinstance(e, StoreEnvironmentError) else _usage)(str(e))
+    _fail(str(e), exit_code(e))
 
 
 def _os_error(where, e: OSError, doing: str) -> None:
@@ -78,15 +99,23 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
+                                       help="print the version and exit"),
+          debug: bool = typer.Option(False, "--debug", help="show the traceback of an error, also of a "
+                                                             "mistake in the input")) -> None:
     """Neural-network studies as one file and one command."""
+    global _debug
+    _debug = debug
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input or missing data (one message, exit 2), not a bug."""
-    from sweeplab.data.download import DownloadError
+    """The exceptions shown as one line (exit 2, or 1 for the machine's problems): sweeplab's own.
 
-    return (ValueError, DownloadError)
+    Anything else is a bug and keeps its traceback (a ``ValueError`` from a
+    shape mistake inside JAX is not the user's fault).
+    """
+    from sweeplab.errors import SweeplabError
+
+    return (SweeplabError,)
 
 
 def _load(study: str):
@@ -241,8 +270,6 @@ def run(
 
 
 def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
-    from sweeplab.store import StoreError
-
     try:
         from sweeplab.report import write_report
     except ImportError as e:  # pragma: no cover - report module missing
@@ -250,7 +277,7 @@ def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
         return
     try:
         path = write_report(run_dir, run=run, force=force)
-    except StoreError as e:
+    except _user_errors() as e:  # a damaged store, a [report] select_by that names no recorded metric
         _store_error(e)
     except OSError as e:  # disk full, read-only run directory
         _os_error(run_dir, e, "write the report")
@@ -385,6 +412,7 @@ def _summary_columns(rd, metrics, sort):
     """The metric columns and the ranking column of the results table, chosen
     as the report chooses them (validation first when the study has it)."""
     from sweeplab.analysis import tables
+    from sweeplab.errors import UserError
 
     sel = rd.selection
     recorded = ", ".join(tables.metric_columns(rd.trials))
@@ -393,7 +421,7 @@ def _summary_columns(rd, metrics, sort):
         try:
             return tables.selection(rd.trials, None, name, rd.study)
         except ValueError:
-            raise ValueError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
+            raise UserError(f"{option}: unknown metric {name!r}; recorded: {recorded}") from None
 
     if sort:
         sort = sort if sort in rd.trials.columns else resolve("--sort", sort).metric
@@ -417,7 +445,6 @@ def _seconds(s) -> str:
 def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     """The results table: one row per configuration, ranked like the report
     (on validation data when the study has it), pending configurations last."""
-    from sweeplab import values as V
     from sweeplab.analysis import tables
     from sweeplab.analysis.rundata import RunData
     from sweeplab.analysis.stats import format_mean_std
@@ -434,9 +461,7 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
         return
     asked = sort
     cols, sort, sel = _summary_columns(rd, metrics, sort)
-    table = tables.config_table(rd.trials, axes, cols, sort_by=sort)
-    if top:
-        table = table.head(top)
+    table = tables.summarize(run.trials, axes, cols, sort_by=sort, top_n=top)  # pending configurations last
     ranked = "ranked by " + tables._label(sort)
     if not asked and sel.split == "test" and sort == sel.metric:
         ranked += " (no validation data)"
@@ -460,11 +485,6 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
             cells.append(text if digits == 4 else text.replace(" ± ", "±"))
         cells.append(_seconds(row.get("time_per_epoch")))
         t.add_row(*cells)
-    if not top and "status" in all_trials.columns and len(all_trials):
-        done = set(rd.trials["config_id"]) if "config_id" in rd.trials else set()
-        pending = all_trials[~all_trials["config_id"].isin(done)].drop_duplicates("config_id")
-        for _, row in pending.iterrows():
-            t.add_row(*[_cell(V.canonical(row.get(a))) for a in axes], "0", *["—"] * (len(cols) + 1))
     _print_table(t)
     if sel.note and sort == sel.metric:
         console.print(sel.note)
@@ -479,15 +499,11 @@ def show(
     all_: bool = typer.Option(False, "--all", help="every trial stored, also those of earlier versions of the study"),
 ) -> None:
     """One row per configuration: mean ± std over seeds of the chosen metrics, sorted."""
-    from sweeplab.store import StoreError
-
     run = _run_dir(run_dir, all_)
     try:
         _print_summary(run, metric, sort, top)
-    except StoreError as e:  # an unknown metric, a damaged store, an unreadable disk
+    except _user_errors() as e:  # an unknown metric, a damaged store, an unreadable disk
         _store_error(e)
-    except (KeyError, ValueError) as e:
-        _usage(str(e).strip("'\""))
 
 
 @app.command()

@@ -73,9 +73,9 @@ class RunAnalysis:
 
     def summary(self, metrics=None, sort_by: str | None = None, ascending: bool | None = None) -> pd.DataFrame:
         """One row per configuration (pending ones too): ``n``, ``diverged`` and
-        ``<metric>_mean``/``_std``, ranked like the report (the selection
+        ``<metric>``/``<metric>_std``, ranked like the report (the selection
         metric, validation first) unless ``sort_by`` says otherwise."""
-        from sweeplab.store.frame import default_metrics, summarize
+        from sweeplab.analysis.tables import default_metrics, summarize
 
         trials = self.run.trials
         axes = list(self.run.axes)

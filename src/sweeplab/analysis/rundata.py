@@ -1,7 +1,8 @@
 """The analyses' view of a run: normalised frames plus lazy loaders.
 
-:class:`RunData` is built from what :func:`sweeplab.store.load` returns (or
-from a run directory) and fixes the column names the analyses rely on, so a
+:class:`RunData` is built from the one results reader, a
+:class:`sweeplab.store.Run` (what :func:`sweeplab.store.load` returns), or
+from a run directory, and fixes the column names the analyses rely on, so a
 change in the store's frames is absorbed here, in one place.
 
 Trials frame (index ``trial_id``): ``config_id, seed, repeat, fold, status,
@@ -16,12 +17,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 
 from sweeplab import values as V
+from sweeplab.store.errors import StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sweeplab.store import Run
 
 EPOCH_COLUMNS = ["trial_id", "epoch", "split", "metric", "value"]
 
@@ -33,28 +38,6 @@ def _maybe_json(v):
         except ValueError:
             return v
     return v
-
-
-def _get(obj, *path, default=None):
-    """``obj.a.b`` or ``obj["a"]["b"]``, whichever exists."""
-    for key in path:
-        if obj is None:
-            return default
-        if isinstance(obj, dict):
-            obj = obj.get(key)
-        else:
-            obj = getattr(obj, key, None)
-    return default if obj is None else obj
-
-
-def _as_dict(obj) -> dict:
-    if obj is None:
-        return {}
-    if isinstance(obj, dict):
-        return obj
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    return dict(obj)
 
 
 @dataclass
@@ -89,7 +72,7 @@ class RunData:
 
     @classmethod
     def from_frames(cls, trials: pd.DataFrame, epochs: pd.DataFrame, **kw) -> "RunData":
-        """From raw frames (a store's, or hand-made in tests); columns are normalised."""
+        """From a :class:`~sweeplab.store.Run`'s frames (or frames shaped like them); columns are normalised."""
         axes = list(kw.pop("axes", None) or [])
         t = normalise_trials(trials, axes)
         e = normalise_epochs(epochs)
@@ -98,45 +81,35 @@ class RunData:
         return cls(trials=t, epochs=e[e["trial_id"].isin(t.index)].reset_index(drop=True), axes=axes, **kw)
 
     @classmethod
-    def from_run(cls, run) -> "RunData":
-        """From :func:`sweeplab.store.load`'s Run, a ``Store``, a RunData or a run directory."""
+    def from_run(cls, run: "Run | str | os.PathLike | RunData") -> "RunData":
+        """From the results reader: a :class:`sweeplab.store.Run` or a run directory (opened read-only)."""
         if isinstance(run, RunData):
             return run
         if isinstance(run, (str, os.PathLike)):
             from sweeplab.store import load
 
             run = load(run)
-        store = _get(run, "store") or run
-        trials = _frame(run, "trials", store, "trials_frame")
-        epochs = _frame(run, "epochs", store, "epochs_frame")
-        study = _study_dict(_get(run, "study") if not callable(_get(run, "study")) else run.study())
-        axes = list(_get(run, "axes") or [])
-        if not axes:
-            axes = list(_as_dict(study.get("sweep")).keys())
-        run_dir = _get(run, "run_dir") or _get(store, "run_dir")
+        study = _study_spec(run.study)
+        axes = list(run.axes) or list((study.get("sweep") or {}).keys())
         return cls.from_frames(
-            trials, epochs, axes=axes, study=study, run_dir=Path(run_dir) if run_dir else None,
-            config_loader=_loader(run, store, "config"),
-            params_loader=_loader(run, store, "load_params", "params"),
-            predictions_loader=_loader(run, store, "load_predictions", "predictions"),
-            damaged_loader=_loader(run, store, "damaged_trials", "verify_artifacts"),
+            run.trials, run.epochs, axes=axes, study=study, run_dir=Path(run.run_dir),
+            config_loader=run.config, params_loader=run.params, predictions_loader=run.predictions,
+            damaged_loader=run.damaged_trials,
         )
 
     # ---- facts
 
     @property
     def name(self) -> str:
-        return str(_get(self.study, "study", "name", default="") or _get(self.study, "name", default="") or "study")
+        return str((self.study.get("study") or {}).get("name") or self.study.get("name") or "study")
 
     @property
     def report_spec(self) -> dict:
-        return _as_dict(self.study.get("report"))
+        return dict(self.study.get("report") or {})
 
     def config(self, trial_id: str) -> dict:
         if self.config_loader is not None:
-            return _as_dict(self.config_loader(trial_id))
-        if "config" in self.trials.columns:
-            return _as_dict(_maybe_json(self.trials.loc[trial_id, "config"]))
+            return dict(self.config_loader(trial_id))
         return {k: self.study[k] for k in ("data", "model", "train") if k in self.study}
 
     def params(self, trial_id: str) -> dict[str, np.ndarray] | None:
@@ -241,16 +214,9 @@ def _safe(loader, trial_id, damaged: dict | None = None, kind: str = ""):
         return None
     try:
         out = loader(trial_id)
-    except (FileNotFoundError, KeyError, LookupError, OSError, ValueError) as exc:
+    except StoreError as exc:  # a missing, unreadable or tampered artifact
         _note_damage(damaged, trial_id, kind, exc)
         return None
-    except Exception as exc:  # a store error: missing, unreadable or tampered artifact
-        from sweeplab.store import StoreError
-
-        if isinstance(exc, StoreError):
-            _note_damage(damaged, trial_id, kind, exc)
-            return None
-        raise
     return dict(out) if out else None
 
 
@@ -265,51 +231,28 @@ def _note_damage(damaged: dict | None, trial_id: str, kind: str, exc: BaseExcept
     damaged.setdefault(str(trial_id), f"{kind}: {text.splitlines()[0] if text else type(exc).__name__}")
 
 
-def _frame(run, attr, store, method) -> pd.DataFrame:
-    v = _get(run, attr)
-    if v is None or callable(v):
-        v = getattr(store, method)()
-    return v
-
-
-def _loader(run, store, *names):
-    for obj in (run, store):
-        for name in names:
-            fn = getattr(obj, name, None)
-            if callable(fn):
-                return fn
-    return None
-
-
-def _study_dict(study) -> dict:
-    study = _as_dict(study)
-    if "spec_json" in study:
-        spec = _maybe_json(study["spec_json"])
-        spec = dict(spec) if isinstance(spec, dict) else {}
-        if "name" in study:
-            spec.setdefault("study", {})
-            spec["study"] = {**_as_dict(spec["study"]), "name": study["name"]}
-        return spec
-    return study
+def _study_spec(study: dict | None) -> dict:
+    """The study spec (``study``, ``data``, ``model``... sections) from :attr:`sweeplab.store.Run.study`."""
+    if not study:
+        return {}
+    spec = _maybe_json(study.get("spec_json"))
+    spec = dict(spec) if isinstance(spec, dict) else {}
+    if study.get("name"):
+        spec["study"] = {**(spec.get("study") or {}), "name": study["name"]}
+    return spec
 
 
 def normalise_trials(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
-    """Trials frame with the columns of the module docstring."""
+    """Trials frame with the columns of the module docstring, from :attr:`sweeplab.store.Run.trials`.
+
+    ``time_per_epoch`` is the trial's share of its compiled group's time per
+    epoch (the store's ``seconds_per_epoch`` is the whole group's).
+    """
     t = trials.copy()
     if "trial_id" in t.columns:
         t = t.set_index("trial_id")
     t.index = t.index.astype(str)
     t.index.name = "trial_id"
-    for col, prefix in (("test", "test_"), ("final", "")):
-        if col in t.columns:
-            expanded = pd.DataFrame([_as_dict(_maybe_json(v)) if v is not None else {} for v in t[col]], index=t.index)
-            expanded.columns = [c if c.startswith(prefix) else prefix + c for c in expanded.columns]
-            t = t.drop(columns=[col]).join(expanded[[c for c in expanded.columns if c not in t.columns]])
-    if "overrides" in t.columns:
-        ov = [_as_dict(_maybe_json(v)) if v is not None else {} for v in t["overrides"]]
-        for a in axes:
-            if a not in t.columns:
-                t[a] = [o.get(a) for o in ov]
     for a in axes:
         if a not in t.columns:
             t[a] = None
@@ -317,17 +260,6 @@ def normalise_trials(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     if "time_per_epoch" not in t.columns and "seconds_per_epoch" in t.columns:
         t["group_seconds_per_epoch"] = pd.to_numeric(t["seconds_per_epoch"], errors="coerce")
         t["time_per_epoch"] = t["group_seconds_per_epoch"] / _group_sizes(t)
-    if "time_per_epoch" not in t.columns:
-        for alt in ("seconds_per_epoch", "epoch_time", "time_per_epoch_s"):
-            if alt in t.columns:
-                t["time_per_epoch"] = pd.to_numeric(t[alt], errors="coerce")
-                break
-        else:
-            if "epoch_seconds" in t.columns:
-                t["time_per_epoch"] = [
-                    float(np.median(s)) if isinstance(s, list) and s else np.nan
-                    for s in t["epoch_seconds"].map(_maybe_json)
-                ]
     for c in ("seed", "repeat"):
         if c not in t.columns:
             t[c] = 0

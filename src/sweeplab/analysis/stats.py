@@ -12,14 +12,8 @@ import numpy as np
 import pandas as pd
 
 from sweeplab import values as V
-
-LOWER_IS_BETTER = ("loss", "mae", "mse", "error", "time", "seconds")
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for losses and errors (``test_loss``, ``val_mae``...), False for scores."""
-    base = metric.rsplit("_", 1)[-1] if "_" in metric else metric
-    return any(base.endswith(k) for k in LOWER_IS_BETTER) or metric.endswith("time_per_epoch")
+from sweeplab.vocab.metrics import lower_is_better
+from sweeplab.vocab.registry import UnknownNameError
 
 
 def aggregate(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -144,7 +138,8 @@ def compare_with_best(
         group_col: column naming the configuration of each trial.
         metric: the value compared.
         alpha: significance level; ``p_holm >= alpha`` means *not distinguishable*.
-        higher_is_better: direction; guessed from the metric name by default.
+        higher_is_better: direction; by default the one declared on the metric's registry entry
+            (:func:`sweeplab.vocab.metrics.direction`); higher for a column that is no metric.
 
     Returns:
         One row per group, best first: ``mean, std, n, diff`` (other minus best),
@@ -152,7 +147,7 @@ def compare_with_best(
         is possible or it has too few seeds), ``low_power`` and ``best`` (bool).
     """
     if higher_is_better is None:
-        higher_is_better = not lower_is_better(metric)
+        higher_is_better = _higher_is_better(metric)
     vals = pd.to_numeric(frame[metric], errors="coerce")
     keys = frame[group_col].map(V.canonical)
     groups: dict = {}
@@ -189,6 +184,15 @@ def compare_with_best(
 def comparison_possible(frame: pd.DataFrame, group_col: str) -> bool:
     """False when no configuration has at least two seeds (a t-test needs two)."""
     return bool((frame[group_col].map(V.canonical).value_counts() >= 2).any())
+
+
+def _higher_is_better(column: str) -> bool:
+    """The registry's direction for a recorded metric; a column that is no metric (a score
+    made up in a notebook) ranks higher first unless ``higher_is_better`` says otherwise."""
+    try:
+        return not lower_is_better(column)
+    except UnknownNameError:
+        return True
 
 
 def format_mean_std(mean: float, std: float, n: int | None = None, digits: int = 4) -> str:

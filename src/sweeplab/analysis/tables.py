@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from sweeplab import values as V
-from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds, lower_is_better
+from sweeplab.errors import UserError
+from sweeplab.analysis.stats import aggregate, format_mean_std, format_seconds
+from sweeplab.vocab.metrics import lower_is_better
 
 EXTRA_COLUMNS = ("time_per_epoch", "n_params")
 _DEFAULT_BASES = ("accuracy", "f1", "loss", "mae", "mse")
@@ -51,6 +53,11 @@ def metric_columns(trials: pd.DataFrame, metrics=None) -> list[str]:
         present = list(dict.fromkeys(wanted))
     order = {"test": 0, "train": 1, "val": 2}
     return sorted(present, key=lambda c: order[c.split("_", 1)[0]])
+
+
+def default_metrics(trials: pd.DataFrame, axes=()) -> list[str]:
+    """What a summary shows when no metric is asked for: every recorded one (:func:`metric_columns`)."""
+    return metric_columns(trials)
 
 
 def _has(trials: pd.DataFrame, col: str) -> bool:
@@ -110,7 +117,7 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
         study: the study as a dict (for ``data.validation_data``).
 
     Raises:
-        ValueError: when nothing can rank the configurations, or ``select_by``
+        UserError: when nothing can rank the configurations, or ``select_by``
             names a metric the run did not record.
     """
     data = (study or {}).get("data") or {}
@@ -147,12 +154,12 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
     if select_by:
         if select_by in trials.columns and select_by.split("_", 1)[0] in _SPLITS:
             if not _has(trials, select_by):
-                raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+                raise UserError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
                                  + ", ".join(metric_columns(trials)))
             return _make(select_by, _base(select_by), True)
         sel = from_base(_base(select_by), True)
         if sel is None:
-            raise ValueError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
+            raise UserError(f"[report] select_by: {select_by!r} was not recorded; recorded: "
                              + ", ".join(metric_columns(trials)))
         return sel
     bases = [_base(m) for m in (metrics or [])] + list(_DEFAULT_BASES)
@@ -166,7 +173,7 @@ def selection(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
     for c in metric_columns(trials):
         if _has(trials, c):
             return from_base(_base(c), False) or _make(c, _base(c), False)
-    raise ValueError("no metric to rank configurations by: the run has no test/val/train metrics")
+    raise UserError("no metric to rank configurations by: the run has no test/val/train metrics")
 
 
 def primary_metric(trials: pd.DataFrame, metrics=None, select_by: str | None = None,
@@ -182,20 +189,25 @@ def _table_columns(trials: pd.DataFrame, metrics, sort_by: str) -> list[str]:
     return cols
 
 
-def _sort(table: pd.DataFrame, sort_by: str) -> pd.DataFrame:
-    return table.sort_values(sort_by, ascending=lower_is_better(sort_by), na_position="last",
-                             kind="mergesort").reset_index(drop=True)
+def _sort(table: pd.DataFrame, sort_by: str, ascending: bool | None = None) -> pd.DataFrame:
+    """Best first by the direction declared on the metric's registry entry (NaN last)."""
+    ascending = lower_is_better(sort_by) if ascending is None else ascending
+    return table.sort_values(sort_by, ascending=ascending, na_position="last", kind="mergesort").reset_index(drop=True)
 
 
 def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by=None, top_n=None,
-                 majority: float | None = None) -> pd.DataFrame:
-    """One row per configuration (all sweep values), best first, at most ``top_n`` rows.
+                 majority: float | None = None, ascending: bool | None = None) -> pd.DataFrame:
+    """The summary over seeds: one row per configuration (all sweep values), best first, at most ``top_n`` rows.
 
-    Rows are grouped by ``config_id`` (the hash of the resolved configuration)
-    when the frame has it, so a lookup never depends on how a value prints.
+    The one table of mean ± std over seeds: ``sweeplab show`` (through
+    :func:`summarize`), the report and the notebook all print it. Rows are
+    grouped by ``config_id`` (the hash of the resolved configuration) when the
+    frame has it, so a lookup never depends on how a value prints.
 
     Args:
         sort_by: ranking column (default: :func:`primary_metric`).
+        ascending: the sort order; by default the metric's declared direction
+            (:func:`sweeplab.vocab.metrics.direction`), best first.
         majority: the share of the most frequent test class, to flag
             classifiers that predict one class (``degenerate``).
 
@@ -220,7 +232,7 @@ def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by
     if "status" in trials.columns:
         div = keys[trials["status"].eq("diverged").to_numpy()].value_counts()
         table["diverged"] = table[by[0]].map(div).fillna(0).astype(int)
-    table = _sort(table, sort_by)
+    table = _sort(table, sort_by, ascending)
     table["degenerate"] = degenerate(table, majority)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table["best"] = table["rank"] == 1
@@ -228,6 +240,63 @@ def config_table(trials: pd.DataFrame, axes: list[str], metrics=None, *, sort_by
         table["best"] = False
     table.attrs.update(axes=list(axes) or by, sort_by=sort_by, metrics=cols, total=len(table))
     return table.head(top_n) if top_n else table
+
+
+def summarize(trials: pd.DataFrame, axes: list[str], metrics=None, sort_by: str | None = None,
+              ascending: bool | None = None, *, top_n: int | None = None,
+              majority: float | None = None) -> pd.DataFrame:
+    """The summary over seeds of a run's trials (any status): :func:`config_table`'s rows, then pending ones.
+
+    Args:
+        trials: :attr:`sweeplab.store.Run.trials` (or :class:`~sweeplab.analysis.rundata.RunData`'s).
+        metrics: base names (``accuracy``: every split recorded) or columns
+            (``val_loss``); default :func:`metric_columns`.
+        sort_by: a column, or a base name ranked as ``sweeplab show --sort``
+            ranks it (on validation data when there is some); default the
+            first metric.
+
+    Returns:
+        :func:`config_table`'s columns (``<metric>``, ``<metric>_std``,
+        ``<metric>_n``, ``time_per_epoch``, ``n``, ``diverged``...); a
+        configuration without finished or diverged trials comes last with ``n = 0``.
+
+    Raises:
+        UserError: a metric (or ``sort_by``) the run did not record, naming those it did.
+    """
+    from sweeplab.analysis.rundata import normalise_trials
+
+    axes = list(axes)
+    t = normalise_trials(trials, axes) if "trial_id" in trials.columns else trials
+    done = t[t["status"].isin(["finished", "diverged"])] if "status" in t.columns else t
+    recorded = metric_columns(done)
+    names = [metrics] if isinstance(metrics, str) else list(metrics or [])
+    for m in names:
+        if not metric_columns(done, [m]):
+            raise UserError(f"unknown metric {m!r}; recorded: {', '.join(recorded) or '(none)'}")
+    cols = metric_columns(done, names or None)
+    if sort_by is not None and sort_by not in done.columns:
+        try:
+            sort_by = selection(done, None, sort_by).metric
+        except UserError:
+            raise UserError(f"cannot sort by {sort_by!r}: not recorded; recorded: {', '.join(recorded)}") from None
+    if done.empty:
+        table = pd.DataFrame(columns=["rank", *axes, "config_id", "n", "diverged"])
+    else:
+        table = config_table(done, axes, cols, sort_by=sort_by or (cols[0] if names else None),
+                             ascending=ascending, top_n=top_n, majority=majority)
+    if top_n is None and "config_id" in t.columns:
+        pending = t[~t["config_id"].isin(set(done["config_id"]))].drop_duplicates("config_id")
+        rows = pd.DataFrame({"config_id": pending["config_id"].to_numpy(), "n": 0, "diverged": 0,
+                             "degenerate": False, "best": False,
+                             **{a: pending[a].to_numpy() for a in axes}})
+        if len(rows):
+            attrs = dict(table.attrs)
+            table = pd.concat([table, rows], ignore_index=True) if len(table) else rows
+            for c in [f"{m}_n" for m in attrs.get("metrics", ())]:  # counts stay integers: 0 for pending
+                if c in table.columns:
+                    table[c] = table[c].fillna(0).astype(int)
+            table.attrs.update(attrs)
+    return table
 
 
 def _group_keys(trials: pd.DataFrame, by: list[str]) -> pd.Series:

@@ -5,7 +5,6 @@ checked, then renamed into place. Never leaves a partial or unverified file behi
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import socket
 import tempfile
@@ -15,6 +14,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from sweeplab.errors import UserError
+from sweeplab.hashing import file_digest
 
 DEFAULT_TIMEOUT = 30.0
 PROGRESS_MIN_BYTES = 1 << 20  # show a progress bar for files above 1 MiB
@@ -39,31 +41,25 @@ class RemoteFile:
     size: int | None = None
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """Every mirror failed; the message says what was tried and how to place files by hand."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UserError):
     """A downloaded or hand-placed file whose checksum does not match the registry's."""
 
 
 def _file_md5(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return file_digest(f, "md5")
 
 
 def _gunzip_md5(path: Path) -> str | None:
-    h = hashlib.md5()
     try:
         with gzip.open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+            return file_digest(f, "md5")
     except (OSError, EOFError, zlib.error):
         return None
-    return h.hexdigest()
 
 
 def verify(path: Path, rf: RemoteFile) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sweeplab.errors import UserError
 
-class FormatError(ValueError):
+
+class FormatError(UserError):
     """A data file whose content is not what its name promises."""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .loaders import Dataset, load_raw
+from sweeplab.errors import UserError
 from .spec import DataSpec
 
 _STAGES = {"test": 1, "val": 2, "subsample": 3, "perm": 4, "augment": 5}
@@ -185,7 +186,7 @@ def _prepare(spec: DataSpec, seed: int, storage: str, root) -> PreparedData:
         frac = spec.test_fraction()
         n_test = int(round(len(y_all) * frac))
         if n_test < 1 or n_test >= len(y_all):
-            raise ValueError(f"data.test_size: {frac!r} leaves no test or no training data "
+            raise UserError(f"data.test_size: {frac!r} leaves no test or no training data "
                              f"for {len(y_all)} samples")
         te = stratified_choice(_primary(y_all), n_test, _rng(dseed, "test"), spec.stratify)
         tr = _complement(len(y_all), te)
@@ -197,13 +198,13 @@ def _prepare(spec: DataSpec, seed: int, storage: str, root) -> PreparedData:
     if spec.validation_split is not None:
         split_at = int(n * (1.0 - spec.validation_split))  # Keras: last fraction, no shuffle
         if split_at < 1 or split_at >= n:
-            raise ValueError(f"data.validation_split: {spec.validation_split!r} leaves no "
+            raise UserError(f"data.validation_split: {spec.validation_split!r} leaves no "
                              f"training or no validation data for {n} samples")
         x_va, y_va = x_tr[split_at:], y_tr[split_at:]
         x_tr, y_tr = x_tr[:split_at], y_tr[:split_at]
     elif spec.validation_size is not None:
         if spec.validation_size >= n:
-            raise ValueError(f"data.validation_size: {spec.validation_size!r} must be smaller "
+            raise UserError(f"data.validation_size: {spec.validation_size!r} must be smaller "
                              f"than the {n} training samples")
         va = stratified_choice(_primary(y_tr), spec.validation_size, _rng(dseed, "val"),
                                spec.stratify)
@@ -213,7 +214,7 @@ def _prepare(spec: DataSpec, seed: int, storage: str, root) -> PreparedData:
     # 4. subsample
     if spec.subsample is not None:
         if spec.subsample > len(y_tr):
-            raise ValueError(f"data.subsample: {spec.subsample!r} exceeds the {len(y_tr)} "
+            raise UserError(f"data.subsample: {spec.subsample!r} exceeds the {len(y_tr)} "
                              f"training samples available for {ds.name!r}")
         sub = stratified_choice(_primary(y_tr), spec.subsample, _rng(dseed, "subsample"),
                                 spec.stratify)

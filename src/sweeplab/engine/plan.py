@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from sweeplab.store.records import TrialRecord
+from sweeplab.errors import UserError
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
 PER_TRIAL = "<per-trial>"
@@ -128,7 +129,7 @@ def check_trial_fits(n_params: int, batch_size: int, activations_per_example: in
     need = trial_bytes(n_params, batch_size, activations_per_example)
     budget = budget_bytes or memory_budget_bytes()
     if need > budget:
-        raise ValueError(f"model: one trial needs about {_bytes(need)} ({n_params:,} parameters, batches of "
+        raise UserError(f"model: one trial needs about {_bytes(need)} ({n_params:,} parameters, batches of "
                          f"{batch_size:,} x {activations_per_example:,} activations), more than the "
                          f"{_bytes(budget)} memory budget; use smaller layers or batches")
 
@@ -146,14 +147,14 @@ def check_folds(k: int | None, prepared) -> None:
         return
     n = int(prepared.train.x.shape[0])
     if k > n:
-        raise ValueError(f"field 'train.cross_validation': {k} folds but only {n} training samples; "
+        raise UserError(f"field 'train.cross_validation': {k} folds but only {n} training samples; "
                          f"accepted: 2..{n}")
     (head, info), = list(prepared.heads.items())[:1]
     if info.kind != "regression":
         labels, counts = np.unique(np.asarray(prepared.train.y[head]), return_counts=True)
         i = int(np.argmin(counts))
         if k > counts[i]:
-            raise ValueError(f"field 'train.cross_validation': {k} stratified folds but class {labels[i]} has "
+            raise UserError(f"field 'train.cross_validation': {k} stratified folds but class {labels[i]} has "
                              f"only {counts[i]} training samples; accepted: 2..{counts[i]}")
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab.engine.plan import Group, check_folds, check_trial_fits, max_trials_for, plan_groups
+from sweeplab.errors import UserError
 from sweeplab.engine.progress import Progress, plan_work
 from sweeplab.engine.trainer import _prepared, data_seed, train_group, trial_spec
 from sweeplab.models.model import build_model
@@ -84,7 +85,7 @@ def check_monitor(es, model, has_val: bool) -> None:
     if es.monitor not in names:
         why = "" if has_val or not es.monitor.startswith("val_") else \
             " (there is no validation data: set data.validation_split or train.cross_validation)"
-        raise ValueError(f"field 'train.early_stopping.monitor': {es.monitor!r} is not recorded{why}; "
+        raise UserError(f"field 'train.early_stopping.monitor': {es.monitor!r} is not recorded{why}; "
                          f"recorded: {', '.join(names)}")
 
 

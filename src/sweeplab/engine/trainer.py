@@ -23,7 +23,7 @@ from sweeplab.engine.program import GroupProgram, ProgramSpec, host
 from sweeplab.engine.progress import Progress
 from sweeplab.models.model import Model, build_model
 from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
-from sweeplab.vocab.metrics import metric_from_confusion, metric_from_sums
+from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
 
@@ -136,7 +136,7 @@ def flatten_params(params: dict, prefix: str = "") -> dict[str, np.ndarray]:
 def _mode(es) -> str:
     if es.mode != "auto":
         return es.mode
-    return "max" if any(s in es.monitor for s in ("acc", "f1", "precision", "recall", "auc")) else "min"
+    return direction(es.monitor)
 
 
 def _monitor_value(es, metrics_train, metrics_val) -> float | None:

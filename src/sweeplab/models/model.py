@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from sweeplab.models.layers import LAYERS, bn_init_state
+from sweeplab.errors import UserError
 from sweeplab.vocab.activations import ACTIVATIONS
 
 DEFAULT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
@@ -175,7 +176,7 @@ def _chain(cfgs, in_shape, namer, fixed_names=None):
         try:
             node = _node(cfg, shape, name)
         except ValueError as e:
-            raise ValueError(f"layer {name!r} ({cfg['type']}): {e}") from None
+            raise UserError(f"layer {name!r} ({cfg['type']}): {e}") from None
         nodes.append(node)
         shape = node.out_shape
     return nodes, shape
@@ -221,7 +222,7 @@ def build_model(model_spec, train_spec, data_heads: dict, input_shape: tuple) ->
     heads_spec = model_spec.heads
     if heads_spec is None:
         if len(data_heads) != 1:
-            raise ValueError(f"model.heads: the data has several targets ({', '.join(data_heads)}); "
+            raise UserError(f"model.heads: the data has several targets ({', '.join(data_heads)}); "
                              "declare one head per target")
         (hname, info), = data_heads.items()
         out_cfg = None
@@ -242,7 +243,7 @@ def build_model(model_spec, train_spec, data_heads: dict, input_shape: tuple) ->
     heads = []
     for hs in heads_spec:
         if hs.name not in data_heads:
-            raise ValueError(f"model.heads: head {hs.name!r} has no target in the data; "
+            raise UserError(f"model.heads: head {hs.name!r} has no target in the data; "
                              f"the data's targets are: {', '.join(data_heads)}")
         heads.append(_make_head(hs.name, data_heads[hs.name], hs, None, mlp, train_spec, shape, namer, single=False))
     return Model(tuple(input_shape), tuple(trunk), tuple(heads), single=False)
@@ -262,7 +263,7 @@ def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, single):
         units, activation = out_cfg["units"], out_cfg["activation"]
     expected = n_classes if kind == "multiclass" else 1
     if units != expected and kind != "regression":
-        raise ValueError(f"model: the output layer of {name!r} has {units} units but the {kind} task "
+        raise UserError(f"model: the output layer of {name!r} has {units} units but the {kind} task "
                          f"needs {expected}")
     loss = (hs.loss if hs is not None and hs.loss else None) or (train_spec.loss if single else None) \
         or DEFAULT_LOSS[kind]
@@ -275,7 +276,7 @@ def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, single):
             metrics = ("mae",)
     for m in metrics:
         if not _metric_fits(m, kind):
-            raise ValueError(f"train.metrics: {m!r} does not apply to the {kind} output {name!r}")
+            raise UserError(f"train.metrics: {m!r} does not apply to the {kind} output {name!r}")
     cfgs = []
     if hs is not None:
         cfgs = [_dense(u, "relu") for u in hs.hidden]
@@ -307,5 +308,5 @@ def _check_loss_fits(name, kind, loss, units):
     ok = {"binary": {"binary", "regression"}, "multiclass": {"sparse", "onehot", "regression"},
           "regression": {"regression"}}[kind]
     if target not in ok:
-        raise ValueError(f"train.loss: {loss!r} does not fit the {kind} output {name!r}; "
+        raise UserError(f"train.loss: {loss!r} does not fit the {kind} output {name!r}; "
                          f"use {DEFAULT_LOSS[kind]!r}")

@@ -181,7 +181,7 @@ def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
         facts.append(("epochs per trial", f"{int(runs.min())}–{int(runs.max())}"
                       if runs.min() != runs.max() else str(int(runs.max()))))
     if sel is not None:
-        direction = "lower" if stats.lower_is_better(sel.metric) else "higher"
+        direction = "lower" if tables.lower_is_better(sel.metric) else "higher"
         text = f"{sel.describe()} ({direction} is better)"
         if sel.report:
             text += f"; the chosen configuration's {tables._label(sel.report)} is reported beside it"

@@ -54,9 +54,9 @@ def fingerprint(run_dir: Path, options: dict) -> str | None:
     state = store_state(run_dir)
     if state is None:
         return None
-    from sweeplab import __version__
+    from sweeplab._version import version as _version
 
-    blob = json.dumps({"format": FORMAT, "store": state, "options": options, "version": __version__},
+    blob = json.dumps({"format": FORMAT, "store": state, "options": options, "version": _version()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

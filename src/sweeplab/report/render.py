@@ -283,9 +283,9 @@ def write_all(report: Report, run_dir: Path, *, svg: bool = False) -> Path:
     _remove_stale(table_dir, {f"{it.name}{ext}" for it in items if isinstance(it, TableItem)
                               for ext in (".csv", ".tex")}, (".csv", ".tex"))
     env = _env()
-    from sweeplab import __version__
+    from sweeplab._version import version as _version
 
-    ctx = {"r": report, "version": __version__, "svg": svg,
+    ctx = {"r": report, "version": _version(), "svg": svg,
            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     _atomic_write(run_dir / "report.md", env.get_template("report.md.j2").render(**ctx), mode)
     html = run_dir / "report.html"

@@ -17,11 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sweeplab.errors import UserError
+
 
 MAX_MESSAGE = 1000  # characters of one error line; longer ones are cut in the middle
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A mistake in a study file (or a CLI argument naming one); shown as one line, exit code 2.
 
     The message is kept to one line of at most ``MAX_MESSAGE`` characters, whatever
@@ -73,7 +75,7 @@ def short_repr(value: Any, limit: int = 120) -> str:
 _UNSET = object()
 
 
-class FieldError(ValueError):
+class FieldError(UserError):
     """A validator error that points below the field being validated.
 
     Args:

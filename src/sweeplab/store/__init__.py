@@ -14,8 +14,18 @@ Writing (the driver only)::
 Reading::
 
     run = sweeplab.store.load(run_dir)           # read-only; load(run_dir, all=True): every study
-    run.trials, run.epochs, run.summary(), run.history(trial_id), run.params(trial_id)
+    run.trials, run.epochs, run.history(trial_id), run.config(trial_id), run.params(trial_id)
     run.damaged_trials()                         # {trial_id: reason}
+
+:class:`Run` is the one reader (the CLI, the analyses, the report and
+notebooks all read through it); the summary over seeds is
+:func:`sweeplab.analysis.tables.summarize`. A new backend implements the
+writer and the reader and passes :class:`sweeplab.store.testing.StoreConformance`.
+
+Modules: ``sqlite`` (the writer), ``reader`` (read-only queries), ``frame``
+(:class:`Run` and its DataFrames), ``schema`` (tables, migrations, the
+transaction helper), ``npz`` (artifact files), ``paths`` (containment and
+verification of stored paths), ``lock``, ``errors``, ``records``.
 """
 
 from __future__ import annotations
@@ -25,7 +35,10 @@ from typing import TYPE_CHECKING, Any
 from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
 from .errors import StoreEnvironmentError, StoreError
 from .lock import RunLock
-from .sqlite import DB_NAME, SCHEMA_VERSION, Store, finished_ids, study_fingerprint
+from .paths import DB_NAME
+from .reader import finished_ids
+from .schema import SCHEMA_VERSION
+from .sqlite import Store, study_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from .frame import Run

@@ -1,11 +1,12 @@
 """Errors of the results store, and turning OS/SQLite failures into one line.
 
-Two kinds, so the CLI can choose the exit code:
+Two kinds, so the CLI can choose the exit code (both in the one error tree
+of :mod:`sweeplab.errors`):
 
 * :class:`StoreError`: the store or the run directory is not usable as it is
   (not a store, a newer schema, damaged rows, an artifact path leaving the
-  run directory, another process writing it). Exit code 2.
-* :class:`StoreEnvironmentError` (a :class:`StoreError`): the machine is in
+  run directory, another process writing it). A ``UserError``: exit code 2.
+* :class:`StoreEnvironmentError` (a :class:`StoreError` and a ``MachineError``): the machine is in
   the way (disk full, read-only file system, permission denied, I/O error).
   Nothing is wrong with the store; free space or fix the mount and run the
   same command again. Exit code 1.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+
+from sweeplab.errors import MachineError, UserError
 
 __all__ = ["StoreError", "StoreEnvironmentError", "one_line", "os_error", "sqlite_error"]
 
@@ -26,11 +29,11 @@ _ENV_SQLITE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPE
                "SQLITE_NOMEM", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOLFS")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """A results store problem, with a one-line message naming the file."""
 
 
-class StoreEnvironmentError(StoreError):
+class StoreEnvironmentError(StoreError, MachineError):
     """The store could not be written or read because of the machine (disk full, read-only, I/O)."""
 
 

@@ -1,30 +1,26 @@
-"""The pandas side of the results store: DataFrames, :class:`Run` and summaries."""
+"""The one reader of results: :class:`Run` (what :func:`sweeplab.store.load` returns) and its DataFrames.
+
+The CLI, the analyses, the report and notebooks read a run directory only
+through :class:`Run`; the writer (:class:`sweeplab.store.Store`) answers
+nothing but :meth:`~sweeplab.store.Store.finished_ids` and the resume checks.
+Summaries over seeds are the analyses' (:func:`sweeplab.analysis.tables.summarize`).
+"""
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .records import DIVERGED, FINISHED
-from .sqlite import (
-    DB_NAME,
-    StoreError,
-    current_filter,
-    from_json,
-    open_readonly,
-    read_config,
-    read_npz,
-    read_study,
-    sqlite_error,
-    verify_artifacts,
-)
+from .errors import StoreError, sqlite_error
+from .paths import DB_NAME
+from .reader import current_filter, open_readonly, read_config, read_npz, read_study, verify_artifacts
+from .schema import from_json
 
 #: Columns of :func:`trials_frame` that are always present, in this order.
 TRIAL_COLUMNS = (
@@ -44,14 +40,7 @@ TRIAL_COLUMNS = (
     "compile_seconds",
 )
 
-_LOSS_LIKE = ("loss", "mae", "mse")
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "grad": 3}
-
-
-def is_loss_like(name: str) -> bool:
-    """True for metrics where lower is better (names containing loss, mae or mse)."""
-    lowered = name.lower()
-    return any(word in lowered for word in _LOSS_LIKE)
 
 
 def _groupable(value: Any) -> Any:
@@ -166,97 +155,6 @@ def _axes_of(trials: pd.DataFrame) -> list[str]:
     return [c for c in extra if "." in c]
 
 
-def _metric_columns(trials: pd.DataFrame, axes: Sequence[str]) -> list[str]:
-    return [
-        c
-        for c in trials.columns
-        if c not in TRIAL_COLUMNS and c not in axes and pd.api.types.is_numeric_dtype(trials[c])
-    ]
-
-
-def default_metrics(trials: pd.DataFrame, axes: Sequence[str]) -> list[str]:
-    """Test metrics if any, else final val, else final train."""
-    candidates = _metric_columns(trials, axes)
-    for prefix in ("test_", "val_", "train_"):
-        chosen = [c for c in candidates if c.startswith(prefix) and trials[c].notna().any()]
-        if chosen:
-            return chosen
-    return []
-
-
-def _resolve_metric(name: str, trials: pd.DataFrame, axes: Sequence[str]) -> str:
-    available = _metric_columns(trials, axes)
-    for candidate in (name, f"test_{name}", f"val_{name}", f"train_{name}"):
-        if candidate in available:
-            return candidate
-    raise StoreError(
-        f"unknown metric {name!r}; available: {', '.join(available) if available else '(none)'}"
-    )
-
-
-def summarize(
-    trials: pd.DataFrame,
-    axes: Sequence[str],
-    metrics: Sequence[str] | str | None = None,
-    sort_by: str | None = None,
-    ascending: bool | None = None,
-) -> pd.DataFrame:
-    """One row per configuration: swept values, n, diverged, metric mean/std, seconds_per_epoch.
-
-    ``n`` counts FINISHED trials; mean and std (sample std, ``ddof=1``; NaN
-    for a single trial) are taken over FINISHED trials only, so a diverged
-    seed does not turn a mean into NaN: it is counted in ``diverged``.
-    ``metrics`` are column names of the trials frame (``test_accuracy``) or
-    bare names (``accuracy`` -> ``test_accuracy``, else ``val_``, else
-    ``train_``). Sorted by ``sort_by`` (default the first metric's mean),
-    ascending for loss-like names (loss, mae, mse), descending otherwise,
-    unless ``ascending`` is given; NaN last.
-    """
-    axes = list(axes)
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    chosen = (
-        default_metrics(trials, axes)
-        if metrics is None
-        else [_resolve_metric(m, trials, axes) for m in metrics]
-    )
-    columns = ["config_id", *axes, "n", "diverged"]
-    for m in chosen:
-        columns += [f"{m}_mean", f"{m}_std"]
-    columns.append("seconds_per_epoch")
-    if trials.empty:
-        return pd.DataFrame(columns=columns)
-
-    finished = trials["status"] == FINISHED
-    grouped = trials.groupby("config_id", sort=False)
-    out = grouped[axes].first() if axes else pd.DataFrame(index=grouped.size().index)
-    out["n"] = finished.groupby(trials["config_id"], sort=False).sum().astype("int64")
-    out["diverged"] = (trials["status"] == DIVERGED).groupby(trials["config_id"], sort=False).sum().astype("int64")
-    for m in chosen:
-        values = trials[m].astype("float64")
-        out[f"{m}_mean"] = values[finished].groupby(trials.loc[finished, "config_id"], sort=False).mean()
-        out[f"{m}_std"] = values[finished].groupby(trials.loc[finished, "config_id"], sort=False).std(ddof=1)
-    out["seconds_per_epoch"] = grouped["seconds_per_epoch"].mean()
-    out = out.reset_index()[columns]
-
-    if sort_by is None and chosen:
-        sort_by = f"{chosen[0]}_mean"
-    if sort_by is not None:
-        if sort_by not in out.columns:
-            if f"{sort_by}_mean" in out.columns:
-                sort_by = f"{sort_by}_mean"
-            else:
-                sort_by = f"{_resolve_metric(sort_by, trials, axes)}_mean"
-                if sort_by not in out.columns:
-                    raise StoreError(
-                        f"cannot sort by {sort_by!r}: not among the summary's metrics ({', '.join(chosen)})"
-                    )
-        if ascending is None:
-            ascending = is_loss_like(sort_by)
-        out = out.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
-    return out.reset_index(drop=True)
-
-
 class Run:
     """A run directory opened read-only (what :func:`load` returns).
 
@@ -327,15 +225,6 @@ class Run:
     def axes(self) -> list[str]:
         """The swept paths (keys of the trials' overrides)."""
         return _axes_of(self.trials)
-
-    def summary(
-        self,
-        metrics: Sequence[str] | str | None = None,
-        sort_by: str | None = None,
-        ascending: bool | None = None,
-    ) -> pd.DataFrame:
-        """One row per configuration with mean/std over seeds and folds (see :func:`summarize`)."""
-        return summarize(self.trials, self.axes, metrics=metrics, sort_by=sort_by, ascending=ascending)
 
     def history(self, trial_id: str) -> pd.DataFrame:
         """Wide per-epoch table of one trial: index ``epoch``, columns ``train_loss``, ``val_accuracy``..."""

@@ -9,11 +9,12 @@ directory is ever opened, hashed, written or deleted.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from sweeplab.hashing import file_digest
 
 DB_NAME = "results.sqlite"
 LOCK_NAME = ".sweeplab.lock"
@@ -65,10 +66,8 @@ def open_regular(path: Path) -> int:
 
 
 def sha256_fd(f) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of an open binary file, from its current position."""
+    return file_digest(f)
 
 
 def why_damaged(run_dir: Path, kind: str, rel, sha256: str, size: int | None) -> str | None:

@@ -42,22 +42,19 @@ Durability and atomicity:
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import sqlite3
 import statistics
-import tempfile
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-from urllib.parse import quote
+from typing import Any, Iterable
 
-import numpy as np
+from sweeplab._version import version
 
-from .errors import StoreEnvironmentError, StoreError, one_line, os_error, sqlite_error
+from .errors import StoreError, os_error, sqlite_error
 from .lock import RunLock
+from .npz import fsync_dir, write_npz_tmp
 from .paths import (
     ARTIFACT_KINDS,
     DB_NAME,
@@ -66,128 +63,23 @@ from .paths import (
     TRIALS_DIR,
     check_dir_inside,
     is_commit_temp,
-    open_regular,
     remove_stale_temps,
-    sha256_fd,
     unlink_inside,
-    why_damaged,
-    why_unsafe,
 )
-from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
+from .reader import finished_ids, verify_artifacts
+from .schema import open_error
+from .records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
+from .schema import SCHEMA_VERSION, initialise, rollback, to_json, transaction, validate_db
 
-#: 1: the first layout. 2: ``artifacts.size`` and ``study_trials`` (the trial set of each
-#: study fingerprint); a version-1 store is migrated when a writer opens it and read as is.
-SCHEMA_VERSION = 2
 #: Study file texts above this size are refused (a study is a page of TOML, not a data set).
 MAX_STUDY_TEXT = 16 * 1024 * 1024
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT
-);
-CREATE TABLE IF NOT EXISTS trials (
-    trial_id          TEXT PRIMARY KEY,
-    config_id         TEXT NOT NULL,
-    config            TEXT NOT NULL,
-    overrides         TEXT NOT NULL,
-    seed              INTEGER NOT NULL,
-    repeat            INTEGER NOT NULL,
-    fold              INTEGER,
-    "group"           TEXT NOT NULL,
-    status            TEXT NOT NULL DEFAULT '{PENDING}'
-                      CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
-    epochs_run        INTEGER,
-    diverged_epoch    INTEGER,
-    stopped_epoch     INTEGER,
-    best_epoch        INTEGER,
-    n_params          INTEGER,
-    compile_seconds   REAL,
-    seconds_per_epoch REAL,
-    epoch_seconds     TEXT,
-    test              TEXT,
-    final             TEXT,
-    confusion         TEXT,
-    created           TEXT NOT NULL,
-    finished          TEXT
-);
-CREATE INDEX IF NOT EXISTS trials_config ON trials (config_id);
-CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
-CREATE TABLE IF NOT EXISTS epochs (
-    trial_id TEXT NOT NULL REFERENCES trials (trial_id),
-    split    TEXT NOT NULL,
-    metric   TEXT NOT NULL,
-    epoch    INTEGER NOT NULL,
-    value    REAL,
-    PRIMARY KEY (trial_id, split, metric, epoch)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS epochs_split_metric ON epochs (split, metric);
-CREATE TABLE IF NOT EXISTS artifacts (
-    trial_id TEXT NOT NULL REFERENCES trials (trial_id),
-    kind     TEXT NOT NULL,
-    path     TEXT NOT NULL,
-    sha256   TEXT NOT NULL,
-    size     INTEGER,
-    PRIMARY KEY (trial_id, kind)
-);
-CREATE TABLE IF NOT EXISTS study_trials (
-    fingerprint TEXT NOT NULL,
-    trial_id    TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, trial_id)
-) WITHOUT ROWID;
-"""
-
-#: Schema changes from version N to N + 1 (run in one transaction by the writer).
-_MIGRATIONS = {
-    1: (
-        "ALTER TABLE artifacts ADD COLUMN size INTEGER",
-        "CREATE TABLE IF NOT EXISTS study_trials (fingerprint TEXT NOT NULL, trial_id TEXT NOT NULL, "
-        "PRIMARY KEY (fingerprint, trial_id)) WITHOUT ROWID",
-    ),
-}
-
-_STUDY_KEYS = ("name", "spec_text", "spec_json", "sweeplab_version", "created", "fingerprint")
-
-__all__ = ["SCHEMA_VERSION", "DB_NAME", "Store", "StoreError", "StoreEnvironmentError", "RunLock",
-           "study_fingerprint", "finished_ids", "LOCK_NAME"]
-
-
-# --------------------------------------------------------------------------- helpers
+__all__ = ["SCHEMA_VERSION", "DB_NAME", "MAX_STUDY_TEXT", "Store", "study_fingerprint", "finished_ids", "LOCK_NAME"]
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "__array__"):  # jax arrays
-        return np.asarray(obj).tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def to_json(obj: Any) -> str:
-    """JSON text of ``obj`` (numpy scalars/arrays allowed; NaN/inf kept)."""
-    return json.dumps(obj, default=_json_default, separators=(",", ":"))
-
-
-def from_json(text: str | None, where: str | None = None) -> Any:
-    """Decode a JSON column; ``where`` ("trial 'x', column 'final'") names it in the :class:`StoreError`."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError, RecursionError) as exc:
-        if where is None:
-            raise
-        raise StoreError(f"{where}: corrupt JSON ({one_line(exc)[:120]}); the store is damaged") from None
 
 
 def study_fingerprint(trial_ids: Iterable[str]) -> str:
@@ -219,304 +111,16 @@ def check_trial_id(trial_id: str) -> str:
     return trial_id
 
 
-def _flatten_arrays(arrays: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
-    """Flat ``"layer/name" -> ndarray``; nested dicts are joined with '/'."""
-    flat: dict[str, np.ndarray] = {}
-    for key, value in arrays.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten_arrays(value, name + "/"))
-            continue
-        arr = np.asarray(value)
-        if arr.dtype.hasobject:
-            raise StoreError(f"array {name!r} has dtype object; only numeric arrays are saved (never pickle)")
-        flat[name] = arr
-    return flat
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_npz_tmp(directory: Path, name: str, arrays: Mapping[str, Any]) -> tuple[Path, str]:
-    """Write ``arrays`` as an ``.npz`` to a temporary file in ``directory``.
-
-    Same format as ``np.savez`` (a zip of ``.npy`` members), written with
-    ``allow_pickle=False``; fsynced. Returns (temporary path, sha256).
-    """
-    flat = _flatten_arrays(arrays)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for key, arr in flat.items():
-                    with zf.open(key + ".npy", mode="w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return Path(tmp), digest.hexdigest()
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-_one_line = one_line
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    """ROLLBACK if a transaction is open; never raises (a failed ROLLBACK must not hide the real error)."""
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
-
-
-# --------------------------------------------------------------------------- reading (shared by Store and Run)
-
-
-def validate_db(conn: sqlite3.Connection, db_path: Path, *, allow_empty: bool) -> int:
-    """Check that ``conn`` is a sweeplab store; return its schema version (0 if the file is empty).
-
-    Versions 1..:data:`SCHEMA_VERSION` are accepted (a writer migrates older ones).
-    """
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise _open_error(db_path, exc) from None
-    if not tables:
-        if allow_empty:
-            return 0
-        raise StoreError(f"{db_path}: empty database, not a sweeplab results store")
-    missing = {"meta", "trials", "epochs", "artifacts"} - tables
-    if missing:
-        raise StoreError(
-            f"{db_path}: not a sweeplab results store (missing tables: {', '.join(sorted(missing))})"
-        )
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise _open_error(db_path, exc) from None
-    if row is None:
-        raise StoreError(f"{db_path}: not a sweeplab results store (no schema_version in meta)")
-    try:
-        version = int(row[0])
-    except (TypeError, ValueError):
-        raise StoreError(f"{db_path}: bad schema_version {str(row[0])[:40]!r}") from None
-    if not 1 <= version <= SCHEMA_VERSION:
-        newer = "a newer" if version > SCHEMA_VERSION else "an older"
-        raise StoreError(
-            f"{db_path}: schema_version {version} was written by {newer} sweeplab "
-            f"(this one reads 1 to {SCHEMA_VERSION})"
-        )
-    return version
-
-
-def _open_error(db_path: Path, exc: sqlite3.Error) -> StoreError:
-    err = sqlite_error(db_path, exc, "cannot open")
-    if isinstance(err, StoreEnvironmentError):
-        return err
-    return StoreError(f"{db_path}: not a sweeplab results store ({_one_line(exc)})")
-
-
-def read_study(conn: sqlite3.Connection) -> dict | None:
-    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'study.%'").fetchall())
-    if "study.name" not in rows:
-        return None
-    out: dict[str, Any] = {}
-    for key in _STUDY_KEYS:
-        value = rows.get(f"study.{key}")
-        out[key] = from_json(value, "meta 'study.spec_json'") if key == "spec_json" else value
-    return out
-
-
-def current_fingerprint(conn: sqlite3.Connection) -> str | None:
-    """The fingerprint of the study run last, or None (a store written before fingerprints: every trial is current)."""
-    row = conn.execute("SELECT value FROM meta WHERE key='study.fingerprint'").fetchone()
-    if row is None or not _has_table(conn, "study_trials"):
-        return None
-    return row[0]
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
-def current_filter(conn: sqlite3.Connection, column: str = "trial_id") -> tuple[str, tuple]:
-    """SQL condition (and its arguments) selecting the trials of the current study; ``("1", ())`` for all."""
-    fp = current_fingerprint(conn)
-    if fp is None:
-        return "1", ()
-    return f"{column} IN (SELECT trial_id FROM study_trials WHERE fingerprint=?)", (fp,)
-
-
-def read_config(conn: sqlite3.Connection, trial_id: str, db_path: Path) -> dict:
-    row = conn.execute("SELECT config FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
-    if row is None:
-        raise StoreError(f"{db_path}: no trial {trial_id!r}")
-    return from_json(row[0], f"{db_path}: trial {trial_id!r}, column 'config'")
-
-
-def _artifact_size_sql(conn: sqlite3.Connection) -> str:
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(artifacts)")}
-    return "size" if "size" in cols else "NULL"
-
-
-def read_npz(conn: sqlite3.Connection, run_dir: Path, db_path: Path, trial_id: str, kind: str) -> dict[str, np.ndarray]:
-    """The arrays of one artifact, after checking its path stays in ``run_dir`` and its size and checksum."""
-    row = conn.execute(
-        f"SELECT path, sha256, {_artifact_size_sql(conn)} FROM artifacts WHERE trial_id=? AND kind=?",
-        (trial_id, kind),
-    ).fetchone()
-    if row is None:
-        if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (trial_id,)).fetchone() is None:
-            raise StoreError(f"{db_path}: no trial {trial_id!r}")
-        raise StoreError(f"{db_path}: trial {trial_id!r} has no saved {kind}")
-    rel, sha, size = row
-    unsafe = why_unsafe(run_dir, rel)
-    if unsafe:  # refused before anything is opened
-        raise StoreError(f"{db_path}: trial {trial_id!r}: {kind} path {str(rel)[:200]!r} {unsafe}; the store is damaged")
-    path = run_dir / rel
-    try:
-        f = os.fdopen(open_regular(path), "rb")
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read {kind} of trial {trial_id!r} ({exc.strerror or _one_line(exc)})") from None
-    with f:
-        if size is not None and os.fstat(f.fileno()).st_size != int(size):
-            raise StoreError(f"{path}: checksum does not match the store (size differs: file changed or truncated)")
-        try:
-            actual = sha256_fd(f)
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot read {kind} of trial {trial_id!r} ({_one_line(exc)})") from None
-        if actual != sha:
-            raise StoreError(f"{path}: checksum does not match the store (file changed or corrupt)")
-        f.seek(0)
-        try:
-            with np.load(f, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise StoreError(f"{path}: unreadable {kind} file ({_one_line(exc)})") from None
-
-
-def verify_artifacts(conn: sqlite3.Connection, run_dir: Path, trial_ids: Iterable[str] | None = None) -> dict[str, str]:
-    """``{trial_id: reason}`` for finished or diverged trials whose artifacts are damaged.
-
-    Damaged: no ``params`` row, a path that is absolute, has ``..``, leads
-    outside the run directory or is not a regular file, a missing file, a
-    size or sha256 that differs from the store, or an unreadable file.
-    Cheap: one read of each file, nothing is parsed. ``trial_ids`` limits the
-    check (default: every trial).
-    """
-    wanted = None if trial_ids is None else set(trial_ids)
-    arts: dict[str, list[tuple]] = {}
-    for tid, kind, rel, sha, size in conn.execute(
-        f"SELECT trial_id, kind, path, sha256, {_artifact_size_sql(conn)} FROM artifacts ORDER BY trial_id, kind"
-    ):
-        arts.setdefault(tid, []).append((kind, rel, sha, size))
-    damaged: dict[str, str] = {}
-    for (tid,) in conn.execute("SELECT trial_id FROM trials WHERE status IN (?, ?) ORDER BY rowid", (FINISHED, DIVERGED)):
-        if wanted is not None and tid not in wanted:
-            continue
-        rows = arts.get(tid, [])
-        reasons = [] if any(k == "params" for k, *_ in rows) else ["params: not in the store"]
-        reasons += [r for r in (why_damaged(run_dir, *row) for row in rows) if r]
-        if reasons:
-            damaged[tid] = "; ".join(reasons)
-    return damaged
-
-
-def open_readonly(run_dir: Path) -> sqlite3.Connection:
-    """A read-only connection to ``run_dir/results.sqlite`` (validated); :class:`StoreError` if there is none.
-
-    A store left in WAL mode on a read-only mount cannot be opened the usual
-    way (SQLite needs to create ``-shm``); if no ``-wal`` file holds
-    uncommitted pages, it is opened as immutable, otherwise the error says
-    the directory is read-only.
-    """
-    path = Path(run_dir) / DB_NAME
-    if not path.is_file():
-        raise StoreError(f"{run_dir}: no results store here ({DB_NAME} not found)")
-    base = "file:" + quote(str(path.resolve()))
-    conn = None
-    try:
-        try:
-            conn = sqlite3.connect(base + "?mode=ro", uri=True, timeout=30.0)
-            validate_db(conn, path, allow_empty=False)
-        except StoreEnvironmentError:
-            if conn is not None:
-                conn.close()
-            conn = None
-            if not _wal_header(path):
-                raise
-            if Path(str(path) + "-wal").exists():
-                raise StoreEnvironmentError(
-                    f"{path}: read-only: a store in WAL mode with a -wal file needs a writable directory") from None
-            conn = sqlite3.connect(base + "?mode=ro&immutable=1", uri=True, timeout=30.0)
-            validate_db(conn, path, allow_empty=False)
-    except sqlite3.Error as exc:
-        if conn is not None:
-            conn.close()
-        raise _open_error(path, exc) from None
-    except BaseException:
-        if conn is not None:
-            conn.close()
-        raise
-    return conn
-
-
-def _wal_header(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            header = f.read(20)
-    except OSError:
-        return False
-    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
-
-
-def finished_ids(run_dir: str | os.PathLike, *, verify: bool = True) -> set[str]:
-    """Trials of ``run_dir`` that a resume skips, read without writing anything.
-
-    FINISHED or DIVERGED trials, minus (``verify``) those whose artifacts
-    are damaged (:func:`verify_artifacts`: they are trained again). An empty
-    set when the directory has no store yet; nothing is created.
-    """
-    run_dir = Path(run_dir)
-    if not (run_dir / DB_NAME).exists():
-        return set()
-    conn = open_readonly(run_dir)
-    try:
-        done = {r[0] for r in conn.execute(
-            "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED))}
-        if verify:
-            done -= set(verify_artifacts(conn, run_dir, done))
-        return done
-    except sqlite3.DatabaseError as exc:
-        raise sqlite_error(run_dir / DB_NAME, exc, "cannot read the trials") from None
-    finally:
-        conn.close()
-
-
 # --------------------------------------------------------------------------- the writer
 
 
 class Store:
-    """Read-write results store of one run directory (the driver's handle).
+    """The writer of one run directory's results (the driver's handle).
+
+    It writes (:meth:`register`, :meth:`set_study`, :meth:`commit_group`,
+    :meth:`reset_trials`, :meth:`reset`) and answers only what a resume
+    needs (:meth:`finished_ids`, :meth:`verify_artifacts`); everything else is
+    read through :func:`sweeplab.store.load` (:class:`sweeplab.store.Run`).
 
     ``Store(run_dir)`` creates the directory and ``results.sqlite`` if needed,
     takes the writer lock, validates the schema (migrating an older one) and
@@ -561,7 +165,7 @@ class Store:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
-            raise _open_error(self.path, exc) from None
+            raise open_error(self.path, exc) from None
         self._conn = conn
         # Validate before any pragma that would write to a foreign file.
         version = validate_db(conn, self.path, allow_empty=True)
@@ -569,41 +173,15 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            if version == 0:
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-                conn.execute("COMMIT")
-            elif version < SCHEMA_VERSION:
-                self._migrate(version)
         except sqlite3.Error as exc:
-            _rollback(conn)
             raise sqlite_error(self.path, exc, "cannot initialise") from None
-
-    def _migrate(self, version: int) -> None:
-        """Bring an older store to :data:`SCHEMA_VERSION` in one transaction (data kept as is)."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for v in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[v]:
-                    conn.execute(statement)
-            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
+        initialise(conn, self.path, version)  # a new file: the schema; an older one: migrated, data kept
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                _rollback(conn)
+                rollback(conn)
                 # Best effort: leave a single self-contained file behind
                 # (fails harmlessly while a reader is connected).
                 conn.execute("PRAGMA journal_mode=DELETE")
@@ -633,18 +211,9 @@ class Store:
         return self._conn
 
     def _write(self, what: str, statements) -> None:
-        """Run ``statements(conn)`` in one ``BEGIN IMMEDIATE`` transaction; SQLite errors become one line."""
-        conn = self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        """Run ``statements(conn)`` in one transaction; SQLite errors become one line."""
+        with transaction(self.conn, self.path, what) as conn:
             statements(conn)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            raise sqlite_error(self.path, exc, what) from None
-        except BaseException:
-            _rollback(conn)
-            raise
 
     # ---- study
 
@@ -657,8 +226,6 @@ class Store:
         shows every trial ever stored). Calling it again (resume) updates the
         values and keeps the first ``created`` time.
         """
-        from sweeplab import __version__
-
         if len(spec_text) > MAX_STUDY_TEXT:
             raise StoreError(
                 f"{self.path}: the study text is {len(spec_text):,} characters; "
@@ -668,7 +235,7 @@ class Store:
             "name": str(name),
             "spec_text": str(spec_text),
             "spec_json": to_json(spec_json),
-            "sweeplab_version": __version__,
+            "sweeplab_version": version(),
         }
         ids = None if trial_ids is None else sorted(set(trial_ids))
         if ids is not None:
@@ -685,10 +252,6 @@ class Store:
                 )
 
         self._write("cannot record the study", statements)
-
-    def study(self) -> dict | None:
-        """``{name, spec_text, spec_json, sweeplab_version, created, fingerprint}`` or None."""
-        return read_study(self.conn)
 
     # ---- trials
 
@@ -722,13 +285,6 @@ class Store:
             raise sqlite_error(self.path, exc, "cannot read the trials") from None
         return {r[0] for r in rows}
 
-    def status_counts(self) -> dict[str, int]:
-        """Number of trials per status (all statuses present, zeros included)."""
-        counts = {s: 0 for s in STATUSES}
-        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
-            counts[status] = n
-        return counts
-
     def verify_artifacts(self, trial_ids: Iterable[str] | None = None) -> dict[str, str]:
         """``{trial_id: reason}`` of finished/diverged trials whose files are damaged (see :func:`verify_artifacts`)."""
         try:
@@ -755,106 +311,75 @@ class Store:
         self._write("cannot reset damaged trials", statements)
 
     def commit_group(self, results: Iterable[TrialResult]) -> None:
-        """Persist a trained group in ONE transaction (all of it or none of it)."""
+        """Persist a trained group in ONE transaction (all of it or none of it).
+
+        The arrays go to fsynced temporary files first (:meth:`_stage_files`,
+        outside the write lock); then one transaction writes every row
+        (:meth:`_write_rows`), renames the files into place (:func:`_publish`)
+        and commits. Files of an earlier commit of these trials that nothing
+        references any more are deleted afterwards.
+        """
         results = list(results)
         if not results:
             return
-        seen: set[str] = set()
-        for r in results:
-            check_trial_id(r.trial_id)
-            if r.trial_id in seen:
-                raise StoreError(f"{self.path}: trial {r.trial_id!r} appears twice in one group")
-            seen.add(r.trial_id)
-            if r.status not in (FINISHED, DIVERGED):
-                raise StoreError(
-                    f"trial {r.trial_id!r}: status {r.status!r} cannot be committed (expected {FINISHED!r} or {DIVERGED!r})"
-                )
-        conn = self.conn
-        staged: list[tuple[Path, Path]] = []  # (temporary, final)
-        artifacts: list[tuple[str, str, str, str, int]] = []
-        old_files: list[str] = []
+        _check_group(results, self.path)
+        staged: list[tuple[Path, Path]] = []  # (temporary, final), filled as files are written
         try:
-            # 1. Arrays to temporary files (outside the write lock).
-            for r in results:
-                tdir = self._trial_dir(r.trial_id)
-                for kind in ARTIFACT_KINDS:
-                    arrays = getattr(r, kind)
-                    if arrays is None:
-                        continue
-                    tmp, sha = write_npz_tmp(tdir, kind, arrays)
-                    final = tdir / f"{kind}.npz"
-                    staged.append((tmp, final))
-                    artifacts.append((r.trial_id, kind, f"{TRIALS_DIR}/{r.trial_id}/{kind}.npz", sha,
-                                      tmp.stat().st_size))
-            # 2. One transaction for every row of the group. The trials trained
-            # together share a group id (their time per epoch is the group's).
-            group_id = hashlib.sha256(" ".join(sorted(seen)).encode()).hexdigest()[:12]
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = _now()
-                for r in results:
-                    if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (r.trial_id,)).fetchone() is None:
-                        raise StoreError(f"{self.path}: trial {r.trial_id!r} was not registered")
-                    old_files += [
-                        p for (p,) in conn.execute("SELECT path FROM artifacts WHERE trial_id=?", (r.trial_id,))
-                    ]
-                    conn.execute("DELETE FROM epochs WHERE trial_id=?", (r.trial_id,))
-                    conn.execute("DELETE FROM artifacts WHERE trial_id=?", (r.trial_id,))
-                    conn.executemany(
-                        "INSERT INTO epochs (trial_id, split, metric, epoch, value) VALUES (?, ?, ?, ?, ?)",
-                        _epoch_rows(r),
-                    )
-                    conn.execute(
-                        "UPDATE trials SET status=?, epochs_run=?, diverged_epoch=?, stopped_epoch=?, best_epoch=?, "
-                        "n_params=?, compile_seconds=?, seconds_per_epoch=?, epoch_seconds=?, test=?, final=?, "
-                        'confusion=?, finished=?, "group"=? WHERE trial_id=?',
-                        (
-                            r.status,
-                            int(r.epochs_run),
-                            _opt_int(r.diverged_epoch),
-                            _opt_int(r.stopped_epoch),
-                            _opt_int(r.best_epoch),
-                            int(r.n_params),
-                            _opt_float(r.compile_seconds),
-                            _median(r.epoch_seconds),
-                            to_json([float(s) for s in r.epoch_seconds]),
-                            to_json(dict(r.test)),
-                            to_json(dict(r.final)),
-                            to_json(dict(r.confusion)),
-                            now,
-                            group_id,
-                            r.trial_id,
-                        ),
-                    )
-                conn.executemany(
-                    "INSERT INTO artifacts (trial_id, kind, path, sha256, size) VALUES (?, ?, ?, ?, ?)", artifacts
-                )
-                # 3. Files into place, then commit.
-                for tmp, final in staged:
-                    os.replace(tmp, final)
-                for d in {final.parent for _, final in staged}:
-                    _fsync_dir(d)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
-        except sqlite3.Error as exc:
-            raise sqlite_error(self.path, exc, "cannot commit group") from None
+            artifacts = self._stage_files(results, staged)
+            with transaction(self.conn, self.path, "cannot commit group") as conn:
+                old_files = self._write_rows(conn, results, artifacts)
+                _publish(staged)
         except OSError as exc:
             raise os_error(getattr(exc, "filename", None) or self.run_dir / TRIALS_DIR, exc,
                            "cannot write the trial files") from None
         finally:
-            for tmp, _ in staged:
-                if tmp.exists():
-                    try:
-                        tmp.unlink()
-                    except OSError:
-                        pass
-        # Files of a previous commit of these trials that are no longer referenced
-        # (paths read from the store: only regular files inside the run directory are deleted).
-        current = {p for _, _, p, _, _ in artifacts}
-        for rel in set(old_files) - current:
+            _discard(staged)
+        # Only regular files inside the run directory are deleted (paths read from the store).
+        for rel in set(old_files) - {path for _, _, path, _, _ in artifacts}:
             unlink_inside(self.run_dir, rel)
+
+    def _stage_files(self, results: list[TrialResult], staged: list[tuple[Path, Path]]) -> list[tuple]:
+        """Write each trial's arrays to temporary files; the ``artifacts`` rows they will have."""
+        artifacts = []
+        for r in results:
+            tdir = self._trial_dir(r.trial_id)
+            for kind in ARTIFACT_KINDS:
+                arrays = getattr(r, kind)
+                if arrays is None:
+                    continue
+                tmp, sha = write_npz_tmp(tdir, kind, arrays)
+                staged.append((tmp, tdir / f"{kind}.npz"))
+                artifacts.append((r.trial_id, kind, f"{TRIALS_DIR}/{r.trial_id}/{kind}.npz", sha, tmp.stat().st_size))
+        return artifacts
+
+    def _write_rows(self, conn: sqlite3.Connection, results: list[TrialResult], artifacts: list[tuple]) -> list[str]:
+        """Epochs, trial rows and artifact rows of the group (inside the transaction); the replaced file paths.
+
+        The trials trained together share a group id: their time per epoch is the group's.
+        """
+        group_id = hashlib.sha256(" ".join(sorted(r.trial_id for r in results)).encode()).hexdigest()[:12]
+        now = _now()
+        old_files: list[str] = []
+        for r in results:
+            if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (r.trial_id,)).fetchone() is None:
+                raise StoreError(f"{self.path}: trial {r.trial_id!r} was not registered")
+            old_files += [p for (p,) in conn.execute("SELECT path FROM artifacts WHERE trial_id=?", (r.trial_id,))]
+            conn.execute("DELETE FROM epochs WHERE trial_id=?", (r.trial_id,))
+            conn.execute("DELETE FROM artifacts WHERE trial_id=?", (r.trial_id,))
+            conn.executemany("INSERT INTO epochs (trial_id, split, metric, epoch, value) VALUES (?, ?, ?, ?, ?)",
+                             _epoch_rows(r))
+            conn.execute(
+                "UPDATE trials SET status=?, epochs_run=?, diverged_epoch=?, stopped_epoch=?, best_epoch=?, "
+                "n_params=?, compile_seconds=?, seconds_per_epoch=?, epoch_seconds=?, test=?, final=?, "
+                'confusion=?, finished=?, "group"=? WHERE trial_id=?',
+                (r.status, int(r.epochs_run), _opt_int(r.diverged_epoch), _opt_int(r.stopped_epoch),
+                 _opt_int(r.best_epoch), int(r.n_params), _opt_float(r.compile_seconds), _median(r.epoch_seconds),
+                 to_json([float(s) for s in r.epoch_seconds]), to_json(dict(r.test)), to_json(dict(r.final)),
+                 to_json(dict(r.confusion)), now, group_id, r.trial_id),
+            )
+        conn.executemany("INSERT INTO artifacts (trial_id, kind, path, sha256, size) VALUES (?, ?, ?, ?, ?)",
+                         artifacts)
+        return old_files
 
     def _trial_dir(self, trial_id: str) -> Path:
         """``RUN_DIR/trials/<id>``, created; refused if a symbolic link makes it lead outside the run directory."""
@@ -902,29 +427,6 @@ class Store:
         except OSError:
             pass
 
-    # ---- reading
-
-    def trials_frame(self):
-        """One row per trial (see :func:`sweeplab.store.frame.trials_frame`)."""
-        from .frame import trials_frame
-
-        return trials_frame(self.conn)
-
-    def epochs_frame(self, trial_id: str | None = None):
-        """Long form: trial_id, epoch, split, metric, value."""
-        from .frame import epochs_frame
-
-        return epochs_frame(self.conn, trial_id)
-
-    def config(self, trial_id: str) -> dict:
-        return read_config(self.conn, trial_id, self.path)
-
-    def load_params(self, trial_id: str) -> dict[str, np.ndarray]:
-        return read_npz(self.conn, self.run_dir, self.path, trial_id, "params")
-
-    def load_predictions(self, trial_id: str) -> dict[str, np.ndarray]:
-        return read_npz(self.conn, self.run_dir, self.path, trial_id, "predictions")
-
 
 def _median(values: list[float]) -> float | None:
     values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
@@ -940,3 +442,35 @@ def _epoch_rows(r: TrialResult) -> list[tuple[str, str, str, int, float | None]]
         for i, v in enumerate(values):
             rows.append((r.trial_id, split, metric, i + 1, _opt_float(v)))
     return rows
+
+
+def _check_group(results: list[TrialResult], db_path: Path) -> None:
+    """Refuse a group with a bad or repeated trial id, or a status that is not a final one."""
+    seen: set[str] = set()
+    for r in results:
+        check_trial_id(r.trial_id)
+        if r.trial_id in seen:
+            raise StoreError(f"{db_path}: trial {r.trial_id!r} appears twice in one group")
+        seen.add(r.trial_id)
+        if r.status not in (FINISHED, DIVERGED):
+            raise StoreError(
+                f"trial {r.trial_id!r}: status {r.status!r} cannot be committed (expected {FINISHED!r} or {DIVERGED!r})"
+            )
+
+
+def _publish(staged: list[tuple[Path, Path]]) -> None:
+    """Rename the staged files into place and fsync their folders (inside the group's transaction)."""
+    for tmp, final in staged:
+        os.replace(tmp, final)
+    for d in {final.parent for _, final in staged}:
+        fsync_dir(d)
+
+
+def _discard(staged: list[tuple[Path, Path]]) -> None:
+    """Delete temporary files that were not renamed into place (a failed commit)."""
+    for tmp, _ in staged:
+        if tmp.exists():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass

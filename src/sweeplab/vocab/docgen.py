@@ -56,7 +56,7 @@ def registry_table(reg: Registry) -> str:
     for e in reg:
         aliases = ", ".join(f"`{a}`" for a in e.aliases) or "—"
         extra = []
-        for key in ("target", "kind", "logits_activation"):
+        for key in ("target", "kind", "logits_activation", "direction"):
             if key in e.meta:
                 extra.append(f"{key}: {e.meta[key]}")
         doc = e.doc + (f" ({'; '.join(extra)})" if extra else "")

@@ -15,27 +15,67 @@ are macro averages. An undefined ratio counts as 0, like scikit-learn's
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from sweeplab.vocab.activations import ACTIVATIONS
-from sweeplab.vocab.registry import Registry
+from sweeplab.vocab.registry import Registry, UnknownNameError
+
+if TYPE_CHECKING:  # JAX is imported where it is used: ranking by a metric's direction must not load it
+    import jax
 
 METRICS = Registry("metric")
 
 METRICS.register("accuracy", "fraction of examples whose predicted class is the true class",
-                 aliases=("acc",), kind="classification")(None)
+                 aliases=("acc",), kind="classification", direction="max")(None)
 METRICS.register("precision", "TP / (TP + FP); class 1 if binary, else macro average",
-                 kind="classification")(None)
+                 kind="classification", direction="max")(None)
 METRICS.register("recall", "TP / (TP + FN); class 1 if binary, else macro average",
-                 kind="classification")(None)
+                 kind="classification", direction="max")(None)
 METRICS.register("f1", "2 P R / (P + R); class 1 if binary, else macro average",
-                 aliases=("f1_score",), kind="classification")(None)
+                 aliases=("f1_score",), kind="classification", direction="max")(None)
 METRICS.register("mae", "mean absolute error over examples and outputs",
-                 aliases=("mean_absolute_error",), kind="regression")(None)
+                 aliases=("mean_absolute_error",), kind="regression", direction="min")(None)
 METRICS.register("mse", "mean squared error over examples and outputs",
-                 aliases=("mean_squared_error",), kind="regression")(None)
+                 aliases=("mean_squared_error",), kind="regression", direction="min")(None)
+
+#: Splits a recorded metric name may start with (``val_accuracy``, ``test_mae``).
+SPLITS = ("train", "val", "test", "cv")
+#: Costs recorded beside the metrics; lower is better.
+COSTS = ("time_per_epoch", "seconds_per_epoch", "compile_seconds")
+
+
+def direction(name: str) -> str:
+    """``"max"`` or ``"min"``: whether a recorded metric is better high or low.
+
+    The one rule for every ranking and for early stopping's ``mode="auto"``:
+    the ``direction`` declared on the metric's :data:`METRICS` entry; every
+    loss is ``"min"``, and so are the costs in :data:`COSTS`.
+
+    Args:
+        name: ``[<split>_][<head>_]<loss|metric>`` as recorded or shown
+            (``val_accuracy``, ``test_hour_mae``, ``loss``, ``val_f1x_loss``).
+
+    Raises:
+        UnknownNameError: when the name ends in neither a loss nor a metric.
+    """
+    if name in COSTS:
+        return "min"
+    split, _, rest = name.partition("_")
+    base = rest if split in SPLITS and rest else name
+    # The metric is the last part; a head name before it may itself contain '_' or a metric's name.
+    for i in [-1] + [i for i, c in enumerate(base) if c == "_"]:
+        tail = base[i + 1:]
+        if tail == "loss":
+            return "min"
+        if tail in METRICS:
+            return METRICS.get(tail).meta["direction"]
+    raise UnknownNameError("metric", name, ["loss", *METRICS.names(), *COSTS])
+
+
+def lower_is_better(name: str) -> bool:
+    """True when :func:`direction` of ``name`` is ``"min"`` (losses, errors, times)."""
+    return direction(name) == "min"
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -98,6 +138,10 @@ def predict_classes(z: jax.Array, activation: str, n_classes: int) -> jax.Array:
     unit per class: argmax (the activation is monotone per row for softmax, so
     argmax of ``z`` would do, but other activations need not be).
     """
+    import jax.numpy as jnp
+
+    from sweeplab.vocab.activations import ACTIVATIONS
+
     p = ACTIVATIONS.get(activation).obj(z)
     if z.ndim == 1 or z.shape[-1] == 1:
         return (p.reshape(p.shape[0]) > 0.5).astype(jnp.int32)
@@ -116,6 +160,9 @@ def confusion_matrix(y_true: jax.Array, y_pred: jax.Array, n_classes: int,
         n_classes: C (2 for binary).
         mask: optional (batch,) weight, 0 for padded rows.
     """
+    import jax
+    import jax.numpy as jnp
+
     t = jax.nn.one_hot(jnp.asarray(y_true).reshape(-1), n_classes, dtype=jnp.float32)
     p = jax.nn.one_hot(jnp.asarray(y_pred).reshape(-1), n_classes, dtype=jnp.float32)
     if mask is not None:

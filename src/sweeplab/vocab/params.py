@@ -18,10 +18,11 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from sweeplab.errors import UserError
 from sweeplab.vocab.registry import Entry, Registry
 
 
-class InvalidParamError(ValueError):
+class InvalidParamError(UserError):
     """A parameter that an entry does not accept, or a value it rejects."""
 
     def __init__(self, message: str, entry: str, param: str, accepted: list[str]):

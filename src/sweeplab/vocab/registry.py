@@ -16,8 +16,10 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from sweeplab.errors import UserError
 
-class UnknownNameError(ValueError):
+
+class UnknownNameError(UserError):
     """A name that is not in a registry; the message lists the accepted names."""
 
     def __init__(self, kind: str, name: object, accepted: list[str]):
