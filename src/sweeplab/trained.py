@@ -51,12 +51,14 @@ class TrainedModel:
         params: its stored parameters (flat ``"layer/name"`` arrays, as in the run directory).
         trial_id: the trial's id (for ``repr`` and reports).
         study_seed: the study's ``[study] seed`` (the data seed when ``data.seed`` is unset).
+        run_dir: the run directory it came from (informative).
     """
 
     def __init__(self, config: dict, params: dict[str, np.ndarray], *, trial_id: str | None = None,
-                 study_seed: int = 0):
+                 study_seed: int = 0, run_dir=None):
         self.config = config
         self.trial_id = trial_id
+        self.run_dir = run_dir
         self.study_seed = int(study_seed)
         self._flat = {k: np.asarray(v) for k, v in params.items()}
 
@@ -362,7 +364,8 @@ def from_run(analysis, trial_id: str | None = None) -> TrainedModel:
     if not params:
         reason = data.damaged.get(tid)
         raise LookupError(f"trial {tid!r} has no readable saved parameters" + (f" ({reason})" if reason else ""))
-    return TrainedModel(data.config(tid), params, trial_id=tid, study_seed=study_seed(data.study))
+    return TrainedModel(data.config(tid), params, trial_id=tid, study_seed=study_seed(data.study),
+                        run_dir=data.run_dir)
 
 
 def models_from_run(analysis) -> list[TrainedModel]:
