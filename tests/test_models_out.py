@@ -91,8 +91,11 @@ def test_raw_integer_and_prepared_float_inputs_give_the_same_result(run):
     np.testing.assert_array_equal(model.predict(x.reshape(len(x), -1)), want)  # flat (n, 64)
     np.testing.assert_array_equal(model.predict(x.astype(np.float64), raw=True), want)
     np.testing.assert_array_equal(model.predict(x.astype(np.int64)), want)
-    # the same floats without raw=True are taken as prepared inputs: a different answer
-    assert not np.allclose(model.predict(x.astype(np.float32)), want)
+    # the same floats without raw=True are taken as prepared inputs (a different answer), with a warning
+    from sweeplab.trained import RawLookingInputWarning
+
+    with pytest.warns(RawLookingInputWarning, match=r"x: float values 0..16 are taken as prepared inputs"):
+        assert not np.allclose(model.predict(x.astype(np.float32)), want)
 
 
 @pytest.mark.parametrize("bad, expected", [

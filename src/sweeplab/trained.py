@@ -18,7 +18,9 @@ dtype, never guessed from its values:
   training (what ``sweeplab.data.prepare`` returns). For a run with the default
   ``normalize = "unit"`` and no ``permute_pixels`` that is ``x / 255``;
 * ``raw=True`` says floats are raw values (e.g. 0.0..255.0); ``raw=False`` says
-  integers are prepared.
+  integers are prepared. Floats far outside the range the network was trained on
+  (e.g. 0.0..255.0 for a ``/ 255`` model) are still taken as prepared, with a
+  :class:`RawLookingInputWarning`.
 
 Image shapes: ``(n, H, W, C)``, ``(n, H, W)`` when ``C == 1``, or flat ``(n, H*W*C)``.
 A shape, dtype or value range that cannot be right raises :class:`ModelInputError`
@@ -265,6 +267,7 @@ def prepare_input(pre: Preprocessing, x, *, raw: bool | None = None) -> np.ndarr
     if x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
         raise ModelInputError("x: contains NaN or infinite values")
     if not is_raw:
+        _warn_if_raw_looking(pre, x)
         return x.astype(np.float32)
     if pre.max_value is not None and x.size:
         lo, hi = x.min(), x.max()
@@ -274,6 +277,26 @@ def prepare_input(pre: Preprocessing, x, *, raw: bool | None = None) -> np.ndarr
                                   f"(these are {kind}; prepared floats are taken as they are: pass floats, "
                                   "or raw=False)")
     return pre.apply(x)
+
+
+class RawLookingInputWarning(UserWarning):
+    """Prepared (float) inputs far outside the range the network was trained on."""
+
+
+def _warn_if_raw_looking(pre: Preprocessing, x: np.ndarray) -> None:
+    """Floats are prepared inputs (never re-interpreted); say so when they lie far outside
+    what the training run fed the network, the usual sign of raw pixels passed as floats."""
+    import warnings
+
+    if pre.max_value is None or not pre.is_image or not x.size:
+        return
+    ends = sorted((pre.offset, pre.max_value * pre.scale + pre.offset))
+    span = ends[1] - ends[0]
+    lo, hi = float(x.min()), float(x.max())
+    if hi > ends[1] + span or lo < ends[0] - span:
+        warnings.warn(f"x: float values {lo:g}..{hi:g} are taken as prepared inputs, but the network was "
+                      f"trained on {ends[0]:.3g}..{ends[1]:.3g}; raw pixel values? pass raw=True (or uint8)",
+                      RawLookingInputWarning, stacklevel=4)
 
 
 def _one_or_dict(outs: dict, network):
