@@ -65,6 +65,8 @@ def test_default_model_is_the_first_seed_of_the_best_configuration(run):
     assert model.trial_id == run.best_trials[0]
     assert model.config == run.best_config
     assert [m.trial_id for m in run.models()] == run.best_trials and len(run.best_trials) == 2
+    text = model.summary()
+    assert "preprocessing: fixed pixel permutation, then (x - " in text and "dense (Dense)" in text
 
 
 def test_predictions_equal_the_stored_test_predictions_of_each_trial(run):
@@ -253,3 +255,23 @@ def test_cli_predict_usage_errors_are_one_line_exit_2(run_dir, tmp_path):
     p = subprocess.run([*SWEEPLAB, "predict", str(run_dir), "x.png", "--trial", "nope"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and p.stderr.strip() == f"error: {run_dir}: no finished trial 'nope' in this run"
+
+
+def test_fashion_and_generic_recipes_keep_each_dataset_s_form(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from sweeplab import imageprep
+
+    im = Image.new("RGB", (400, 300), (250, 250, 250))
+    ImageDraw.Draw(im).rectangle([100, 120, 300, 180], fill=(60, 40, 40))  # a dark "shoe" on white
+    im.save(tmp_path / "shoe.png")
+    fashion = imageprep.prepare_file(tmp_path / "shoe.png", "fashion-mnist", (28, 28, 1), 255).x[..., 0]
+    rows, cols = np.flatnonzero(fashion.max(1) > 0), np.flatnonzero(fashion.max(0) > 0)
+    assert cols[-1] - cols[0] + 1 == 28 and rows[-1] - rows[0] + 1 < 12  # longest side 28, aspect kept
+    assert fashion[0, 0] == 0 and fashion[14, 14] > 150  # negated: light object on black
+    clock = imageprep.prepare_file(tmp_path / "shoe.png", "clocks", (32, 32, 1), 255).x[..., 0]
+    assert clock.shape == (32, 32) and clock[0, 0] > 200 and clock[16, 16] < 100  # light face kept light
+    svhn = imageprep.prepare_file(tmp_path / "shoe.png", "svhn", (32, 32, 3), 255).x
+    assert svhn.shape == (32, 32, 3) and svhn.dtype == np.uint8 and svhn[16, 16, 0] > svhn[16, 16, 2]
+    with pytest.raises(imageprep.ImageError, match="the model's data \\(synthetic2d\\) are not images"):
+        imageprep.prepare_file(tmp_path / "shoe.png", "synthetic2d", (2,), None)

@@ -226,3 +226,35 @@ def test_sweeplab_does_not_import_keras(mlp, tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "False"
+
+
+def test_two_headed_model_predicts_and_evaluates_per_head_like_the_stored_test(clocks):
+    x, y = clocks.test_data()
+    assert set(y) == {"hour", "minute"}
+    out = clocks.predict(x)
+    assert out["hour"].shape == (len(x), 12) and out["minute"].shape == (len(x), 1)
+    got = clocks.evaluate(x, y)
+    assert list(got) == ["loss", "hour_loss", "hour_accuracy", "minute_loss", "minute_mae"]
+    row = sweeplab.load(clocks.run_dir).data.trials.loc[clocks.trial_id]
+    for k in got:
+        assert got[k] == pytest.approx(row[f"test_{k}"], rel=1e-4, abs=1e-6), k
+
+
+def test_cli_predict_gives_one_part_per_head_for_a_clock_photo(clocks, tmp_path):
+    import typer
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from sweeplab.cli_models import mount
+
+    x, _ = clocks.test_data()
+    Image.fromarray(x[0, ..., 0]).resize((300, 300)).convert("RGB").save(tmp_path / "clock.jpg")
+    app = typer.Typer()
+    mount(app)
+    res = CliRunner().invoke(app, ["predict", str(clocks.run_dir), str(tmp_path / "clock.jpg"), "--top", "2"])
+    assert res.exit_code == 0, res.output
+    name, rest = res.stdout.strip().split(": ", 1)
+    hour, minute = rest.split("  ")
+    assert name == "clock.jpg" and hour.startswith("hour: ") and minute.startswith("minute: ")
+    assert len(hour.split(", ")) == 2 and float(minute.split(": ")[1]) == pytest.approx(
+        float(clocks.predict(x[:1])["minute"][0, 0]), abs=0.25)
