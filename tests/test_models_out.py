@@ -275,3 +275,16 @@ def test_fashion_and_generic_recipes_keep_each_dataset_s_form(tmp_path):
     assert svhn.shape == (32, 32, 3) and svhn.dtype == np.uint8 and svhn[16, 16, 0] > svhn[16, 16, 2]
     with pytest.raises(imageprep.ImageError, match="the model's data \\(synthetic2d\\) are not images"):
         imageprep.prepare_file(tmp_path / "shoe.png", "synthetic2d", (2,), None)
+
+
+def test_feature_table_floats_are_raw_by_default(tmp_path):
+    text = STUDY.replace('dataset = "digits"', 'dataset = "synthetic2d"\nparams = { n_samples = 400 }').replace(
+        "permute_pixels = true\n", "").replace('"model.mlp.activation" = ["relu", "tanh"]', "")
+    sweeplab.run(study_from_text(text), tmp_path / "run")
+    run = sweeplab.load(tmp_path / "run")
+    model = run.model()
+    x, _ = model.test_data()
+    assert x.dtype == np.float32
+    stored = run.data.predictions(model.trial_id)["proba/output"]
+    np.testing.assert_allclose(model.predict(x), stored, atol=1e-5)
+    np.testing.assert_allclose(model.predict(model.test_data(raw=False)[0], raw=False), stored, atol=1e-5)

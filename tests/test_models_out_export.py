@@ -258,3 +258,17 @@ def test_cli_predict_gives_one_part_per_head_for_a_clock_photo(clocks, tmp_path)
     assert name == "clock.jpg" and hour.startswith("hour: ") and minute.startswith("minute: ")
     assert len(hour.split(", ")) == 2 and float(minute.split(": ")[1]) == pytest.approx(
         float(clocks.predict(x[:1])["minute"][0, 0]), abs=0.25)
+
+
+def test_keras_round_trip_feature_table_with_normalization_and_a_sigmoid_output(tmp_path_factory, tmp_path):
+    text = ('[study]\nname = "export-2d"\nseed = 1\n[data]\ndataset = "synthetic2d"\nnormalize = "standardize"\n'
+            'params = { function = "circles", n_samples = 600 }\n[model]\nmlp = { hidden = [16], activation = "relu" }\n'
+            '[train]\noptimizer = "adam"\nlearning_rate = 0.01\nepochs = 3\nmetrics = ["accuracy"]\n')
+    model = _train(tmp_path_factory, "table", text)
+    km, got, want = _round_trip(model, tmp_path / "t.keras")
+    assert got.shape == want.shape == (len(model.test_data()[0]), 1)  # one sigmoid unit
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert km.layers[1].name == "normalization" and type(km.layers[1]).__name__ == "Normalization"
+    x, y = model.test_data()
+    stored = sweeplab.load(model.run_dir).data.predictions(model.trial_id)
+    np.testing.assert_array_equal(model.predict_classes(x), stored["y_pred/output"])

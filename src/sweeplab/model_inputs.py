@@ -11,6 +11,8 @@ dtype, never guessed from its values:
 * floating dtypes are **prepared** inputs, exactly what the network saw in
   training (what ``sweeplab.data.prepare`` returns). For a run with the default
   ``normalize = "unit"`` and no ``permute_pixels`` that is ``x / 255``;
+* feature tables (``synthetic2d``) are stored as floats: their arrays are raw
+  unless ``raw=False``;
 * ``raw=True`` says floats are raw values (e.g. 0.0..255.0); ``raw=False`` says
   integers are prepared. Floats far outside the range the network was trained on
   (e.g. 0.0..255.0 for a ``/ 255`` model) are still taken as prepared, with a
@@ -71,7 +73,9 @@ def prepare_input(pre: Preprocessing, x, *, raw: bool | None = None) -> np.ndarr
         hint = " (one example: add a batch axis, x[None])" if tuple(x.shape) in accepted else ""
         raise ModelInputError(f"x: shape {shape_text(x.shape)}: expected {forms} for this {pre.dataset} "
                               f"model{hint}")
-    is_raw = (x.dtype.kind in "iu") if raw is None else bool(raw)
+    if raw is None:  # images are stored as integers; feature tables as floats (always raw by default)
+        raw = x.dtype.kind in "iu" if pre.is_image else True
+    is_raw = bool(raw)
     if x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
         raise ModelInputError("x: contains NaN or infinite values")
     if not is_raw:
