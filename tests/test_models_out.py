@@ -65,7 +65,9 @@ def test_default_model_is_the_first_seed_of_the_best_configuration(run):
     assert model.trial_id == run.best_trials[0]
     assert model.config == run.best_config
     assert [m.trial_id for m in run.models()] == run.best_trials and len(run.best_trials) == 2
-    text = model.summary()
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
     assert "preprocessing: fixed pixel permutation, then (x - " in text and "dense (Dense)" in text
 
 

@@ -79,16 +79,15 @@ class TrainedModel:
 
         return split_params(self._flat)
 
-    def summary(self) -> str:
-        """Keras-style summary (layer, output shape, parameters) as text; also printed."""
+    def summary(self, print_fn=None) -> None:
+        """Print a Keras-style summary (layer, output shape, parameters) headed by the
+        preprocessing; ``print_fn`` receives the text instead (as in Keras)."""
         from sweeplab.models.summary import summary_text
 
         pre = self.preprocessing
-        lines = [f"trial {self.trial_id}: {pre.dataset}, input {shape_text(self.input_shape)}, "
-                 f"preprocessing: {describe(pre)}", summary_text(self.network)]
-        text = "\n".join(lines)
-        print(text)
-        return text
+        text = (f"trial {self.trial_id}: {pre.dataset}, input {shape_text(self.input_shape)}, "
+                f"preprocessing: {describe(pre)}\n{summary_text(self.network)}")
+        (print_fn or print)(text)
 
     # ------------------------------------------------------------------ inputs
     def prepare(self, x, *, raw: bool | None = None) -> np.ndarray:
