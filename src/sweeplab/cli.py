@@ -561,6 +561,12 @@ def _mount_data() -> None:
     app.add_typer(data_app, name="data")
 
 
+def _mount_models() -> None:
+    from sweeplab.cli_models import mount
+
+    mount(app)  # predict, export
+
+
 def main() -> None:
     """The ``sweeplab`` command (signal handlers first, then the commands)."""
     import os
@@ -572,6 +578,7 @@ def main() -> None:
     try:
         os.environ.setdefault("MPLBACKEND", "Agg")
         _mount_data()
+        _mount_models()
         _signals.check()
         app(standalone_mode=True)
     except SystemExit as e:

@@ -145,6 +145,26 @@ class RunAnalysis:
             raise LookupError("the run has no finished trials yet")
         return self.data.config(ids[0])
 
+    def model(self, trial_id: str | None = None):
+        """A trial's trained model (default: first seed of the best configuration) with
+        Keras-like ``predict``/``evaluate``; see :mod:`sweeplab.trained` and docs/models.md."""
+        from sweeplab.trained import from_run
+
+        return from_run(self, trial_id)
+
+    def models(self) -> list:
+        """One trained model per seed of the best configuration (first seed first);
+        ``run.ensemble().test_metrics()`` compares them with their average."""
+        from sweeplab.trained import models_from_run
+
+        return models_from_run(self)
+
+    def ensemble(self):
+        """The best configuration's seeds as one model that averages their probabilities."""
+        from sweeplab.trained import Ensemble, models_from_run
+
+        return Ensemble(models_from_run(self))
+
     def history(self, trial_id: str | None = None) -> pd.DataFrame:
         """A trial's per-epoch history with Keras ``History.history`` names
         (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``; plus ``test_*``
