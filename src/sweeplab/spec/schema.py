@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sweeplab.data.spec import DataSpec
 from sweeplab.vocab.activations import ACTIVATIONS
+from sweeplab.vocab.analyses import ANALYSES
 from sweeplab.vocab.initializers import INITIALIZERS
 from sweeplab.vocab.losses import LOSSES
 from sweeplab.vocab.metrics import METRICS
@@ -318,11 +319,9 @@ class ReportSpec(BaseModel):
     @field_validator("analyses")
     @classmethod
     def _analyses(cls, v):
-        from sweeplab.report import ANALYSES  # light: heavy report modules load only when writing
-
         for i, name in enumerate(v or ()):
             if name not in ANALYSES:
-                raise ValueError(f"analyses[{i}]: unknown analysis {name!r}; accepted: {', '.join(ANALYSES)}")
+                raise ValueError(f"analyses[{i}]: unknown analysis {name!r}; accepted: {', '.join(ANALYSES.names())}")
         return v
 
 
