@@ -241,13 +241,9 @@ def run(
 
 
 def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
+    from sweeplab.report import write_report
     from sweeplab.store import StoreError
 
-    try:
-        from sweeplab.report import write_report
-    except ImportError as e:  # pragma: no cover - report module missing
-        err.print(f"report skipped: {e}")
-        return
     try:
         path = write_report(run_dir, run=run, force=force)
     except StoreError as e:
