@@ -150,6 +150,8 @@ class ModelSpec(BaseModel):
         for i, layer in enumerate(v):
             try:
                 out.append(LAYERS.validate(layer))
+            except InvalidParamError as e:  # a value: name the layer's field
+                raise FieldError(str(e), (i, e.param)) from None
             except ValueError as e:
                 raise FieldError(str(e), (i,)) from None
             for key, value in out[-1].items():

@@ -37,14 +37,13 @@ def _value(v) -> str:
 
 
 def _params(entry: Entry) -> str:
-    checks = entry.meta.get("checks", {})
     parts = []
     for p in entry.params:
         s = f"`{p.name}={_value(p.default)}`"
         if p.per_trial:
             s += " (per trial)"
-        if p.name in checks:
-            s += f" ({checks[p.name].desc})"
+        if p.check is not None:
+            s += f" ({p.check.desc})"
         parts.append(s)
     return "<br>".join(parts) if parts else "—"
 
