@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from sweeplab._version import __version__
 __all__ = ["__version__", "load", "load_study", "run", "datasets"]
 
 

@@ -54,7 +54,7 @@ def fingerprint(run_dir: Path, options: dict) -> str | None:
     state = store_state(run_dir)
     if state is None:
         return None
-    from sweeplab import __version__
+    from sweeplab._version import __version__
 
     blob = json.dumps({"format": FORMAT, "store": state, "options": options, "version": __version__},
                       sort_keys=True, default=str)

@@ -283,7 +283,7 @@ def write_all(report: Report, run_dir: Path, *, svg: bool = False) -> Path:
     _remove_stale(table_dir, {f"{it.name}{ext}" for it in items if isinstance(it, TableItem)
                               for ext in (".csv", ".tex")}, (".csv", ".tex"))
     env = _env()
-    from sweeplab import __version__
+    from sweeplab._version import __version__
 
     ctx = {"r": report, "version": __version__, "svg": svg,
            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
