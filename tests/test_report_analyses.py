@@ -14,12 +14,22 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_every_analysis_has_a_builder_and_no_builder_is_undeclared():
     from sweeplab.report import ANALYSES as report_names
-    from sweeplab.report import build, build_trial
+    from sweeplab.report import build
 
     assert set(build.BUILDERS) == set(ANALYSES.names())
     assert report_names == tuple(ANALYSES.names())
-    # the per-trial item builders are exactly the trial-level analyses
-    assert set(build_trial.BUILDERS) == set(ANALYSES.names("trial"))
+
+
+def test_every_section_is_titled_by_the_registry(tmp_path):
+    from sweeplab.analysis.rundata import RunData
+    from sweeplab.report.build import build_report
+
+    d, _ = make_run(tmp_path, sweep={"train.batch_size": [32, 64], "model.units": [4, 8]}, repeats=2,
+                    grad_layers=2)
+    report = build_report(RunData.from_run(d), analyses=ANALYSES.names())
+    titles = {s.key: s.title for s in report.sections}
+    for a in ANALYSES:
+        assert titles[a.name] == a.title, a.name
 
 
 def test_every_analysis_is_documented():

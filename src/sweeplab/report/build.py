@@ -42,16 +42,18 @@ class Job:
 class Builder:
     """How one analysis of :data:`sweeplab.vocab.analyses.ANALYSES` is made.
 
-    ``build(job) -> Section``; ``applies(rd, ctx)``: whether a default report
-    shows it (beyond what the registry entry declares: sweep axes, a trial).
+    ``build(job)`` returns a Section (study level) or the items of one (trial
+    level, titled from the registry); ``applies(rd, ctx)``: whether a default
+    report shows it, beyond what the registry entry declares (sweep axes, a trial).
     """
 
-    build: Callable[[Job], Section]
+    build: Callable[[Job], "Section | list"]
     applies: Callable[[RunData, "bt.TrialContext"], bool] = lambda rd, ctx: True
 
 
-def _trial(name: str, applies=Builder.applies) -> Builder:
-    return Builder(lambda job: bt.build(job.ctx, name, job.metrics), applies)
+def _trial(fn, applies=Builder.applies) -> Builder:
+    """A per-trial builder ``fn(ctx, metrics) -> items``."""
+    return Builder(lambda job: fn(job.ctx, job.metrics), applies)
 
 
 def _has_classes(rd, ctx) -> bool:
@@ -70,19 +72,26 @@ BUILDERS: dict[str, Builder] = {
     "curves": Builder(lambda j: bs.curves(j.rd, j.metrics)),
     "effects": Builder(lambda j: bs.effects(j.rd, j.metrics, j.metric)),
     "heatmap": Builder(lambda j: bs.heatmaps(j.rd, j.metric)),
-    "history": _trial("history"),
-    "model": _trial("model", lambda rd, ctx: bool(ctx.params)),
-    "confusion": _trial("confusion", _has_classes),
-    "f1": _trial("f1", _has_classes),
-    "pr_curve": _trial("pr_curve", lambda rd, ctx: any(_binary(ctx, h) for h in ctx.class_heads())),
-    "misclassified": _trial("misclassified", lambda rd, ctx: _has_classes(rd, ctx) and _image_data(rd)),
-    "regression": _trial("regression", lambda rd, ctx: bool(ctx.regression_heads())),
-    "gradients": _trial("gradients", lambda rd, ctx: curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid])),
-    "filters": _trial("filters", _has_conv),
-    "feature_maps": _trial("feature_maps", _has_conv),
-    "regions": _trial("regions", lambda rd, ctx: _two_d(rd)),
+    "history": _trial(bt.history),
+    "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
+    "confusion": _trial(bt.confusion, _has_classes),
+    "f1": _trial(bt.f1, _has_classes),
+    "pr_curve": _trial(bt.pr_curve, lambda rd, ctx: any(_binary(ctx, h) for h in ctx.class_heads())),
+    "misclassified": _trial(bt.misclassified, lambda rd, ctx: _has_classes(rd, ctx) and _image_data(rd)),
+    "regression": _trial(bt.regression, lambda rd, ctx: bool(ctx.regression_heads())),
+    "gradients": _trial(bt.gradients,
+                        lambda rd, ctx: curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid])),
+    "filters": _trial(bt.filters, _has_conv),
+    "feature_maps": _trial(bt.feature_maps, _has_conv),
+    "regions": _trial(bt.regions, lambda rd, ctx: _two_d(rd)),
 }
 """``name -> Builder`` for every analysis of the registry (a test checks they match)."""
+
+
+def build_section(job: Job, name: str) -> Section:
+    """The report section of analysis ``name``."""
+    out = BUILDERS[name].build(job)
+    return out if isinstance(out, Section) else Section(name, _TABLE.get(name).title, out)
 
 
 def check_analyses(names) -> list[str]:
@@ -165,13 +174,13 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
         if needs:
             sections.append(Section(key, key, [TextItem(f"'{key}' needs {needs}.", "note")]))
             continue
-        sections.append(BUILDERS[key].build(job))
+        sections.append(build_section(job, key))
     trial_keys = [k for k in chosen if _TABLE.get(k).level == "trial"]
     if trial_keys and ctx is not None:
         sections.append(Section("trial", f"Trial {tid} (best configuration by {sel.describe()}, first seed)",
                                 [TextItem(_trial_text(rd, tid))]))
         for key in trial_keys:
-            sections.append(BUILDERS[key].build(job))
+            sections.append(build_section(job, key))
     damaged = _damaged(rd)
     if damaged:
         sections.append(Section("damaged", "Damaged trials", [TextItem(

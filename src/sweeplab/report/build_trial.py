@@ -3,7 +3,9 @@ seed of the best configuration): learning curves, confusion matrix, scores,
 precision-recall curve, misclassified gallery, gradient flow, conv filters,
 feature maps, decision regions, parameter summary.
 
-Each builder returns a Section, or a note saying why it was skipped.
+Each builder ``fn(ctx, metrics)`` returns the items of its section (or a note
+saying why it was skipped); ``report/build.py::BUILDERS`` registers them under
+the names of :data:`sweeplab.vocab.analyses.ANALYSES`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from sweeplab.analysis import curves, model_view
 from sweeplab.analysis.rundata import RunData, heads
 from sweeplab.report import figures_study as fs
 from sweeplab.report import figures_trial as ft
-from sweeplab.report.model import FigureItem, Section, TableItem, TextItem
-from sweeplab.vocab.analyses import ANALYSES
+from sweeplab.report.model import FigureItem, TableItem, TextItem
 
 
 class TrialContext:
@@ -251,23 +252,3 @@ def regression(ctx: TrialContext, metrics) -> list:
         items.append(FigureItem(f"regression_{h}", f"Predicted against true values of {h!r} on the test set.",
                                 ft.regression(yt, yp, title=f"{h}: predicted vs true (test set)")))
     return items
-
-
-BUILDERS = {
-    "history": history,
-    "model": model,
-    "confusion": confusion,
-    "regression": regression,
-    "f1": f1,
-    "pr_curve": pr_curve,
-    "misclassified": misclassified,
-    "gradients": gradients,
-    "filters": filters,
-    "feature_maps": feature_maps,
-    "regions": regions,
-}
-"""The item builders of the per-trial analyses, ``name -> fn(ctx, metrics) -> items``."""
-
-
-def build(ctx: TrialContext, key: str, metrics) -> Section:
-    return Section(key, ANALYSES.get(key).title, BUILDERS[key](ctx, metrics))
