@@ -99,6 +99,13 @@ def test_one_type_rule_for_every_table():
         check_params(REGISTRIES["optimizer"], "sgd", {"momentum": True})
 
 
+def test_a_huge_rejected_value_is_shown_bounded():
+    with pytest.raises(InvalidParamError) as e:
+        LAYERS.validate({"type": "dense", "units": -10 ** 5000})
+    assert re.fullmatch(r"The 'units' parameter of dense must be >= 1\. Got <an integer of about 500\d digits> instead\.",
+                        str(e.value)), str(e.value)
+
+
 def test_a_required_layer_parameter_is_named_when_missing():
     with pytest.raises(InvalidParamError) as e:
         LAYERS.validate({"type": "dense"})

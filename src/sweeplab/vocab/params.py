@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -308,20 +309,31 @@ def _plain(v: Any) -> Any:
     return v
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxlong, _REPR.maxother = 60, 40, 60
+
+
+def _shown(v: Any) -> str:
+    """A bounded repr of a received value (a study file may hold a 5000-digit integer)."""
+    v = _plain(v)
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 128:
+        return f"<an integer of about {int((v.bit_length() - 1) * 0.30103) + 1} digits>"
+    return _REPR.repr(v)
+
+
 def _fail(entry: Entry, pname: str, must: str, value: Any) -> InvalidParamError:
     return InvalidParamError(
-        f"The {pname!r} parameter of {entry.name} must be {must}. Got {_plain(value)!r} instead.",
+        f"The {pname!r} parameter of {entry.name} must be {must}. Got {_shown(value)} instead.",
         entry.name, pname, entry.param_names(),
     )
 
 
-def check_value(entry: Entry, pname: str, value: Any, kind: str = "") -> Any:
+def check_value(entry: Entry, pname: str, value: Any) -> Any:
     """Validate one value of parameter ``pname`` of ``entry``; return it normalised.
 
     The type rule comes from the parameter's constraint (or its default), then
     the constraint itself. Raises InvalidParamError with a one-line message.
     """
-    del kind  # the message names the entry ("of adam"), which is what a study author wrote
     param = next(p for p in entry.params if p.name == pname)
     check: Constraint | None = param.check
     kind_of = check.type if check is not None and check.type is not None else _type_of(param.default)
