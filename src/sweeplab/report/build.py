@@ -102,9 +102,9 @@ def check_analyses(names) -> list[str]:
     return list(names)
 
 
-def possible(rd: RunData, name: str) -> str:
-    """"" when analysis ``name`` can be made for ``rd``, else what it needs
-    (study level: sweep axes, as the registry declares)."""
+def unmet_need(rd: RunData, name: str) -> str:
+    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, as the registry
+    declares), or the empty string when it can be made."""
     info = _TABLE.get(name)
     return info.needs if len(rd.axes) < info.min_axes else ""
 
@@ -114,7 +114,7 @@ def default_analyses(rd: RunData, ctx: bt.TrialContext | None) -> list[str]:
     registry's order, those whose needs the run meets."""
     out = []
     for info in _TABLE:
-        if possible(rd, info.name):
+        if unmet_need(rd, info.name):
             continue
         if info.level == "trial" and ctx is None:
             continue
@@ -170,7 +170,7 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
     chosen = check_analyses(analyses) if analyses is not None else default_analyses(rd, ctx)
     job = Job(rd, ctx, metrics, metric, top_n)
     for key in (k for k in chosen if _TABLE.get(k).level == "study"):
-        needs = possible(rd, key)
+        needs = unmet_need(rd, key)
         if needs:
             sections.append(Section(key, key, [TextItem(f"'{key}' needs {needs}.", "note")]))
             continue
