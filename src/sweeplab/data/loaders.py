@@ -10,7 +10,6 @@ an official test split (digits, synthetic2d, clocks) return ``x_test = y_test = 
 from __future__ import annotations
 
 import functools
-import math
 import os
 import tempfile
 import threading
