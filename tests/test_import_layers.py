@@ -52,3 +52,31 @@ def test_every_package_module_is_in_a_layer():
     present = {p.stem for p in pkg.glob("*.py") if p.name != "__init__.py"}
     present |= {p.name for p in pkg.iterdir() if (p / "__init__.py").exists()}
     assert present <= named, f"not in any layer: {sorted(present - named)}"
+
+
+def _private_uses(path: Path, package: str) -> list[str]:
+    """``module._name`` and ``from module import _name`` uses of ``package``'s private names."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    aliases, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package):
+            for a in node.names:
+                if a.name.startswith("_"):
+                    found.append(f"{path.name}:{node.lineno} from {node.module} import {a.name}")
+                aliases.add(a.asname or a.name)
+        elif isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name for a in node.names if a.name.startswith(package)}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_report_and_the_notebook_use_only_public_names_of_analysis():
+    pkg = ROOT / "src" / "sweeplab"
+    files = sorted((pkg / "report").glob("*.py")) + [pkg / "notebook.py"]
+    found = [use for f in files for use in _private_uses(f, "sweeplab.analysis")]
+    assert not found, found

@@ -396,6 +396,11 @@ def label(col: str) -> str:
 _label = label  # old private name, still used by cli.py
 
 
+def base_metric(column: str) -> str:
+    """The metric of a column without its split prefix: ``val_accuracy`` -> ``accuracy``."""
+    return _base(column)
+
+
 def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric: str | None = None,
                   sel: Selection | None = None) -> str:
     """The best configuration in one sentence, with its numbers: the ranking

@@ -163,7 +163,7 @@ def curve_metrics(rd: RunData, metrics) -> list[str]:
     have every metric)."""
     if metrics:
         return [m.split("_", 1)[1] for m in metrics if "_" in m] + list(metrics)
-    return list(dict.fromkeys(["loss", tables._base(rd.selection.metric)]))
+    return list(dict.fromkeys(["loss", tables.base_metric(rd.selection.metric)]))
 
 
 def curves(rd: RunData, metrics) -> Section:
