@@ -17,8 +17,8 @@ def P(seed=0, storage="float32", **kw):
 @pytest.mark.parametrize("kw, match", [
     (dict(dataset="mnits"), r"unknown dataset 'mnits' \(did you mean 'mnist'\?\); accepted: mnist"),
     (dict(dataset="synthetic2d", params={"fn": "f1"}), "unknown parameter.*fn.*accepted: function"),
-    (dict(dataset="synthetic2d", params={"function": "f4"}), "data.params.function: 'f4'.*accepted: f1, f2"),
-    (dict(dataset="synthetic2d", params={"n_samples": "many"}), "data.params.n_samples.*must be int"),
+    (dict(dataset="synthetic2d", params={"function": "f4"}), "data.params.function: The 'function' parameter of synthetic2d must be one of 'f1', 'f2'.* Got 'f4' instead"),
+    (dict(dataset="synthetic2d", params={"n_samples": "many"}), "data.params.n_samples: The 'n_samples' parameter of synthetic2d must be an integer. Got 'many' instead"),
     (dict(dataset="mnist", task="binary"), "data.task.positive: required"),
     (dict(dataset="mnist", task={"type": "binary", "positive": [10]}), r"\[10\] out of range.*0..9"),
     (dict(dataset="mnist", task="ranking"), "accepted: multiclass, binary, regression, multihead"),

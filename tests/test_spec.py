@@ -70,7 +70,7 @@ INVALID = [
      ["field 'model.layers[1]'", "'unit'", "'dense'", "accepted: activation"]),
     ("dropout-rate", study(model='layers = [{ type = "flatten" }, { type = "dropout", rate = 1.5 }, '
                                  '{ type = "dense", units = 10 }]'),
-     ["field 'model.layers[1]'", "'rate'", "[0, 1)", "1.5"]),
+     ["field 'model.layers[1].rate'", "The 'rate' parameter of dropout", "[0, 1)", "1.5"]),
     ("mlp-dropout", study(model="mlp = { hidden = [8], dropout = 1.5 }"),
      ["field 'model.mlp.dropout'", "less than 1", "(got 1.5)"]),
     ("both-mlp-and-layers", study(model='mlp = { hidden = [8] }\nlayers = [{ type = "flatten" }]'),

@@ -196,7 +196,7 @@ def test_absurd_widths_are_refused_before_any_shape_arithmetic():
     ("validation_split = 0.2", "validation_split = 0.2\npermute_pixels = 1", "'data.permute_pixels': must be a"
                                                                               " valid boolean (got 1)"),
     ('dataset = "digits"', 'dataset = "synthetic2d"\nparams = { noise = inf }',
-     "'data.params.noise': inf must be a finite number"),
+     "'data.params.noise': The 'noise' parameter of synthetic2d must be a finite number. Got inf instead."),
 ])
 def test_validation_gaps_are_closed(old, new, expected):
     assert expected in _error(BASE.replace(old, new))

@@ -55,7 +55,7 @@ def load(run_dir, *, all=False):  # noqa: A002 - mirrors the CLI's --all
 
     The trials of the study run last in ``run_dir``; ``all=True``: every trial stored there.
     """
-    from sweeplab.analysis import attach
+    from sweeplab.notebook import attach
     from sweeplab.store import load as _load
 
     return attach(_load(run_dir, all=all))

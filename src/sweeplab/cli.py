@@ -270,11 +270,8 @@ def run(
 
 
 def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
-    try:
-        from sweeplab.report import write_report
-    except ImportError as e:  # pragma: no cover - report module missing
-        err.print(f"report skipped: {e}")
-        return
+    from sweeplab.report import write_report
+
     try:
         path = write_report(run_dir, run=run, force=force)
     except _user_errors() as e:  # a damaged store, a [report] select_by that names no recorded metric

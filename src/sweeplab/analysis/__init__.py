@@ -1,14 +1,17 @@
 """Analyses of a run: tables, statistics over seeds, classification metrics,
 gradient flow, filters and decision regions.
 
-Notebook use::
+Notebook use (the façade lives in :mod:`sweeplab.notebook`)::
 
-    import sweeplab.store, sweeplab.analysis
-    run = sweeplab.analysis.attach(sweeplab.store.load("runs/my-study"))
+    import sweeplab
+    run = sweeplab.load("runs/my-study")
     run.table("train.batch_size")        # DataFrame, one row per value
     run.plot.learning_curves()           # matplotlib Figure
 
 Submodules are imported lazily, so ``import sweeplab.analysis`` is cheap.
+``attach`` and ``RunAnalysis`` are kept here as aliases of
+``sweeplab.notebook.attach``/``RunAnalysis`` (an import-linter ignore names
+this one upward edge).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "RunAnalysis": "notebook",
     "RunData": "rundata",
     "confusion_matrix": "classification",
     "normalize_confusion": "classification",
@@ -45,18 +47,14 @@ _EXPORTS = {
     "decision_regions": "model_view",
 }
 
-__all__ = sorted([*_EXPORTS, "attach"])
-
-
-def attach(run) -> Any:
-    """Wrap a store ``Run`` (or a run directory) with tables and plots:
-    returns a :class:`RunAnalysis` that also forwards the Run's attributes."""
-    from sweeplab.analysis.notebook import RunAnalysis
-
-    return run if isinstance(run, RunAnalysis) else RunAnalysis(run)
+__all__ = sorted([*_EXPORTS, "attach", "RunAnalysis"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("attach", "RunAnalysis"):  # public aliases of the façade above this package
+        from sweeplab import notebook
+
+        return getattr(notebook, name)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"sweeplab.analysis.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'sweeplab.analysis' has no attribute {name!r}")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 
-def _labels(y) -> np.ndarray:
+def class_labels(y) -> np.ndarray:
     """Integer class labels from labels, one-hot rows or positive-class scores."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
@@ -22,6 +22,9 @@ def _labels(y) -> np.ndarray:
     if y.dtype.kind == "f" and np.any((y > 0) & (y < 1)):
         return (y >= 0.5).astype(int)
     return y.astype(int)
+
+
+_labels = class_labels  # the old private name
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:

@@ -57,7 +57,7 @@ def first_layer_filters(params: dict[str, np.ndarray]) -> np.ndarray | None:
     return np.transpose(k.mean(axis=2), (2, 0, 1))
 
 
-def feature_maps(config: dict, params: dict, x: np.ndarray, forward: Callable | None = None) -> dict[str, np.ndarray] | None:
+def feature_maps(config: dict, params: dict, x: np.ndarray, forward: Callable | None = None) -> dict[str, np.ndarray]:
     """Activations of each conv layer for one input image.
 
     Args:
@@ -68,13 +68,10 @@ def feature_maps(config: dict, params: dict, x: np.ndarray, forward: Callable | 
             defaults to ``sweeplab.models.feature_maps``.
 
     Returns:
-        ``{layer: (H, W, C)}`` or None when no forward function is available.
+        ``{layer: (H, W, C)}``.
     """
     if forward is None:
-        try:
-            from sweeplab.models import feature_maps as forward  # type: ignore[attr-defined]
-        except ImportError:
-            return None
+        from sweeplab.models.inference import feature_maps as forward
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[None]

@@ -290,3 +290,29 @@ def normalise_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
     return e
 
 
+
+
+# ----------------------------------------------------------------------------- labels
+# Shared by the report, the CLI and the notebook façade (sweeplab.notebook).
+
+def heads(predictions: dict) -> list[str]:
+    """Head names present in a predictions dict (``y_true/<head>`` keys)."""
+    return [k.split("/", 1)[1] for k in predictions if k.startswith("y_true/")]
+
+
+def config_key(trials: pd.DataFrame, axes: list[str]) -> pd.Series:
+    """One label per trial naming its configuration (``activation=relu, hidden=[64]``)."""
+    if not axes:
+        return trials["config_id"].astype(str)
+    short = short_names(axes)
+    return pd.Series([", ".join(f"{s}={V.label(v)}" for s, v in zip(short, row))
+                      for row in trials[axes].itertuples(index=False)], index=trials.index, dtype=object)
+
+
+def short_names(paths: list[str]) -> list[str]:
+    """The shortest unique dotted suffix of each axis path (model.mlp.hidden -> hidden)."""
+    for k in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        names = [".".join(p.split(".")[-k:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)

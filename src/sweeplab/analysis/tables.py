@@ -415,12 +415,12 @@ def format_table(table: pd.DataFrame, *, digits: int = 4, columns: list[str] | N
         if m not in table.columns:
             continue
         if m == "n_params":
-            out[_label(m)] = [_params(v) for v in table[m]]
+            out[label(m)] = [_params(v) for v in table[m]]
             continue
         if m == "time_per_epoch":
-            out[_label(m)] = [format_seconds(v) for v in table[m]]
+            out[label(m)] = [format_seconds(v) for v in table[m]]
             continue
-        out[_label(m)] = [format_mean_std(a, s, None, digits) for a, s in zip(table[m], table[f"{m}_std"])]
+        out[label(m)] = [format_mean_std(a, s, None, digits) for a, s in zip(table[m], table[f"{m}_std"])]
         n_col = n_col if n_col is not None else table.get(f"{m}_n")
     counts = table["n"] if "n" in table.columns else n_col
     if counts is not None and pd.Series(counts).nunique() > 1:
@@ -452,13 +452,22 @@ def _params(v) -> str:
     return f"{int(v):,}"
 
 
-def _label(col: str) -> str:
+def label(col: str) -> str:
+    """A column name as a reader says it: ``val_accuracy`` -> ``val accuracy``."""
     if col == "time_per_epoch":
         return "time/epoch"
     if col == "n_params":
         return "parameters"
     split, _, metric = col.partition("_")
     return f"{split} {metric}" if metric else col
+
+
+_label = label  # old private name, still used by cli.py
+
+
+def base_metric(column: str) -> str:
+    """The metric of a column without its split prefix: ``val_accuracy`` -> ``accuracy``."""
+    return _base(column)
 
 
 def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric: str | None = None,
@@ -472,9 +481,9 @@ def best_sentence(trials: pd.DataFrame, axes: list[str], metrics=None, *, metric
     best = table.iloc[0]
     where = ", ".join(f"{a} = {V.label(best[a])}" for a in axes) if axes else "the single configuration"
     text = (f"The best configuration by {sel.describe()} is {where}: "
-            f"{_label(sel.metric)} {format_mean_std(best[sel.metric], best[f'{sel.metric}_std'])}")
+            f"{label(sel.metric)} {format_mean_std(best[sel.metric], best[f'{sel.metric}_std'])}")
     if sel.report and sel.report in table.columns and not pd.isna(best[sel.report]):
-        text += f", {_label(sel.report)} {format_mean_std(best[sel.report], best[sel.report + '_std'])}"
+        text += f", {label(sel.report)} {format_mean_std(best[sel.report], best[sel.report + '_std'])}"
     n = int(best[f"{sel.metric}_n"])
     text += f" (mean ± std over {n} seed{'s' if n != 1 else ''}), out of {len(table)} configuration"
     text += "s." if len(table) != 1 else "."

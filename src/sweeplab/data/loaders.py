@@ -10,7 +10,6 @@ an official test split (digits, synthetic2d, clocks) return ``x_test = y_test = 
 from __future__ import annotations
 
 import functools
-import math
 import os
 import tempfile
 import threading
@@ -305,7 +304,10 @@ _lock = threading.Lock()
 
 
 def resolve_params(name: str, params: dict | None = None) -> tuple[str, dict[str, Any]]:
-    """Canonical name and full parameter dict (defaults filled, names and values checked)."""
+    """Canonical name and full parameter dict (defaults filled, names and values checked
+    by the Params' constraints, :func:`sweeplab.vocab.params.check_entry`)."""
+    from sweeplab.vocab.params import InvalidParamError, check_entry
+
     entry = _entry(name)
     params = dict(params or {})
     unknown = sorted(set(params) - set(entry.param_names()))
@@ -313,45 +315,12 @@ def resolve_params(name: str, params: dict | None = None) -> tuple[str, dict[str
         accepted = ", ".join(entry.param_names()) or "(none)"
         raise ValueError(f"data.params: unknown parameter(s) {', '.join(unknown)} for dataset "
                          f"{entry.name!r}; accepted: {accepted}")
-    full = entry.defaults()
-    for k, v in params.items():
-        default = full[k]
-        choices = entry.meta.get("choices", {}).get(k)
-        if choices is not None and v not in choices:
-            raise ValueError(f"data.params.{k}: {v!r} is not accepted for dataset {entry.name!r}; "
-                             f"accepted: {', '.join(map(str, choices))}")
-        if isinstance(default, bool) or isinstance(v, bool):
-            ok = isinstance(v, bool) and isinstance(default, bool)
-        elif isinstance(default, int):
-            ok = isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer())
-            v = int(v) if ok else v
-        elif isinstance(default, float):
-            ok = isinstance(v, (int, float, np.integer, np.floating))
-            v = float(v) if ok else v
-        else:
-            ok = isinstance(v, type(default))
-        if not ok:
-            raise ValueError(f"data.params.{k}: {v!r} for dataset {entry.name!r} must be "
-                             f"{type(default).__name__} (default {default!r})")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"data.params.{k}: {v!r} must be a finite number")
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise ValueError(f"data.params.{k}: {v!r} must be >= 0")
-        if k in _PARAM_MAX and v > _PARAM_MAX[k]:
-            raise ValueError(f"data.params.{k}: {v!r} must be <= {_PARAM_MAX[k]:,}")
-        full[k] = v
-    for k in ("n_samples", "n_images", "size"):
-        if k in full and full[k] < 1:
-            raise ValueError(f"data.params.{k}: {full[k]!r} must be >= 1")
-    if "n_images" in full and "size" in full and full["n_images"] * full["size"] ** 2 > _MAX_PIXELS:
-        raise ValueError(f"data.params: n_images x size^2 = {full['n_images'] * full['size'] ** 2:,} pixels, "
-                         f"more than the {_MAX_PIXELS:,} accepted")
+    try:
+        full = check_entry(entry, params, "dataset")
+    except InvalidParamError as e:  # the message starts with the field it is about
+        where = f"data.params.{e.param}" if e.param else "data.params"
+        raise InvalidParamError(f"{where}: {e}", e.entry, e.param, e.accepted) from None
     return entry.name, full
-
-
-# Generated datasets: sizes that fit memory, seeds NumPy accepts.
-_PARAM_MAX = {"n_samples": 10_000_000, "n_images": 1_000_000, "size": 1024, "seed": 2**32 - 1}
-_MAX_PIXELS = 2**31
 
 
 @functools.lru_cache(maxsize=8)

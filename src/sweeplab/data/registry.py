@@ -8,11 +8,14 @@ facts shown by ``sweeplab data list/info`` and used by fetch:
     (class names), task (natural task), licence, citation, size (download bytes),
     homepage, mirrors (base URLs, canonical first), files ({split: (images, labels)}
     of RemoteFile), counts ({split: N}), max_value (full-scale raw value),
-    choices ({param: accepted values}).
+    cross_checks (functions of the full params returning a message, or "").
+Value constraints are declared on each Param (``check=``) and validated by
+``sweeplab.vocab.params.check_params``, like every other parameter table.
 """
 
 from __future__ import annotations
 
+from ..vocab.params import Interval, OneOf
 from ..vocab.registry import Entry, Param, Registry
 from . import loaders
 from .download import RemoteFile as RF
@@ -21,6 +24,18 @@ from .synthetic import FUNCTIONS
 DATASETS = Registry("dataset")
 
 DIGITS = [str(i) for i in range(10)]
+
+# Generated datasets: sizes that fit memory, seeds NumPy accepts.
+_SEED = Param("seed", 0, "generation seed (the dataset itself; splits use the data seed)",
+              check=Interval(int, 0, 2**32 - 1))
+_NOISE_STD = Interval(float, 0, None)
+MAX_PIXELS = 2**31
+
+
+def _pixels(p: dict) -> str:
+    n = p["n_images"] * p["size"] ** 2
+    return f"n_images x size^2 = {n:,} pixels, more than the {MAX_PIXELS:,} accepted" if n > MAX_PIXELS else ""
+
 
 DATASETS.add(Entry(
     "mnist", loaders.load_mnist_like,
@@ -119,16 +134,16 @@ DATASETS.add(Entry(
         "[-50, 50]^2, plus moons, circles, xor, spirals.",
     params=(
         Param("function", "f1", "labelling function: f1 (triangle), f2 (sinusoidal clusters), "
-                                "f3 (Gaussian), moons, circles, xor, spirals"),
-        Param("n_samples", 4000, "number of points generated (before the test split)"),
-        Param("noise", 0.0, "std of Gaussian noise added to the coordinates after labelling"),
-        Param("box", 50.0, "f1/f2/f3: points are uniform in [-box, box]^2"),
-        Param("seed", 0, "generation seed (the dataset itself; splits use the data seed)"),
+                                "f3 (Gaussian), moons, circles, xor, spirals", check=OneOf(*FUNCTIONS)),
+        Param("n_samples", 4000, "number of points generated (before the test split)",
+              check=Interval(int, 1, 10_000_000)),
+        Param("noise", 0.0, "std of Gaussian noise added to the coordinates after labelling", check=_NOISE_STD),
+        Param("box", 50.0, "f1/f2/f3: points are uniform in [-box, box]^2", check=Interval(float, 0, None)),
+        _SEED,
     ),
     meta=dict(
         kind="builtin", shape=(2,), classes=["0", "1"], task="binary", licence="generated",
         citation="the labelling functions f1, f2, f3 of lab report 002 reproduced in docs/seeds.md", size=0, max_value=None,
-        choices={"function": list(FUNCTIONS)},
     ),
 ))
 
@@ -136,16 +151,17 @@ DATASETS.add(Entry(
     "clocks", loaders.load_clocks,
     doc="Rendered analog clock faces (grayscale) labelled with hour (0-11) and minute (0-59).",
     params=(
-        Param("size", 150, "image side in pixels"),
-        Param("n_images", 18000, "number of images"),
-        Param("rotation", 30.0, "face rotation, uniform in +-rotation degrees (12 is marked)"),
-        Param("noise", 10.0, "pixel noise std, uniform per image in 0..noise (0..255 scale)"),
-        Param("seed", 0, "generation seed (the dataset itself; splits use the data seed)"),
+        Param("size", 150, "image side in pixels", check=Interval(int, 1, 1024)),
+        Param("n_images", 18000, "number of images", check=Interval(int, 1, 1_000_000)),
+        Param("rotation", 30.0, "face rotation, uniform in +-rotation degrees (12 is marked)",
+              check=Interval(float, 0, None)),
+        Param("noise", 10.0, "pixel noise std, uniform per image in 0..noise (0..255 scale)", check=_NOISE_STD),
+        _SEED,
     ),
     meta=dict(
         kind="builtin", shape=(150, 150, 1), classes=[str(h) for h in range(12)],
         task="multihead", licence="generated", citation="the tell-the-time task of lab report 004 reproduced in docs/seeds.md",
-        size=0, max_value=255,
+        size=0, max_value=255, cross_checks=(_pixels,),
     ),
 ))
 

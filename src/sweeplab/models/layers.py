@@ -16,22 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from sweeplab.models import ops
-from sweeplab.vocab.activations import ACTIVATIONS
-from sweeplab.vocab.initializers import INITIALIZERS, make_initializer
+from sweeplab.vocab.initializers import make_initializer
+from sweeplab.vocab.params import POSITIVE, POSITIVE_INT, UNIT_OPEN_RIGHT, Name, OneOf, Pair, check_entry
 from sweeplab.vocab.registry import Entry, Param, Registry, UnknownNameError
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _check_pair(name: str, v) -> tuple[int, int]:
-    ok = isinstance(v, int) or (
-        isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(i, int) for i in v)
-    )
-    if not ok or min(_pair(v)) < 1:
-        raise ValueError(f"'{name}' must be a positive integer or a pair of them, got {v!r}")
-    return _pair(v)
 
 
 @dataclass(frozen=True)
@@ -57,63 +44,21 @@ class LayerRegistry(Registry):
                 raise ValueError(
                     f"unknown parameter {key!r} for layer {entry.name!r}; accepted: {', '.join(sorted(accepted))}"
                 )
-        out = {"type": entry.name, **entry.defaults(), **{k: v for k, v in layer.items() if k != "type"}}
-        entry.meta["check"](out)
-        return out
+        given = {k: v for k, v in layer.items() if k not in ("type", "name")}
+        out = {"type": entry.name, **check_entry(entry, given, self.kind)}  # InvalidParamError names the field
+        if "name" in layer:
+            out["name"] = layer["name"]
+        finish = entry.meta.get("finish")
+        return finish(out) if finish else out
 
 
 LAYERS = LayerRegistry("layer")
 
 
-def _check_act_init(cfg):
-    if "activation" in cfg:
-        cfg["activation"] = ACTIVATIONS.canonical(cfg["activation"] or "linear")
-    for key in ("kernel_initializer", "bias_initializer"):
-        if key in cfg:
-            cfg[key] = INITIALIZERS.canonical(cfg[key])
-
-
-def _check_dense(cfg):
-    if not isinstance(cfg["units"], int) or isinstance(cfg["units"], bool) or cfg["units"] < 1:
-        raise ValueError(f"'units' of a dense layer must be a positive integer, got {cfg['units']!r}")
-    _check_act_init(cfg)
-
-
-def _check_conv(cfg):
-    if not isinstance(cfg["filters"], int) or cfg["filters"] < 1:
-        raise ValueError(f"'filters' of a conv2d layer must be a positive integer, got {cfg['filters']!r}")
-    cfg["kernel_size"] = _check_pair("kernel_size", cfg["kernel_size"])
-    cfg["strides"] = _check_pair("strides", cfg["strides"])
-    _check_padding(cfg)
-    _check_act_init(cfg)
-
-
-def _check_padding(cfg):
-    if cfg["padding"] not in ("valid", "same"):
-        raise ValueError(f"'padding' must be 'valid' or 'same', got {cfg['padding']!r}")
-
-
-def _check_pool(cfg):
-    cfg["pool_size"] = _check_pair("pool_size", cfg["pool_size"])
-    cfg["strides"] = cfg["pool_size"] if cfg["strides"] is None else _check_pair("strides", cfg["strides"])
-    _check_padding(cfg)
-
-
-def _check_dropout(cfg):
-    r = cfg["rate"]
-    if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < 1:
-        raise ValueError(f"'rate' of a dropout layer must be in [0, 1), got {r!r}")
-
-
-def _check_bn(cfg):
-    if not 0 <= cfg["momentum"] < 1:
-        raise ValueError(f"'momentum' of batch_normalization must be in [0, 1), got {cfg['momentum']!r}")
-    if not cfg["epsilon"] > 0:
-        raise ValueError(f"'epsilon' of batch_normalization must be > 0, got {cfg['epsilon']!r}")
-
-
-def _nothing(cfg):
-    return None
+def _pool_strides(cfg):
+    if cfg["strides"] is None:  # Keras: strides default to pool_size
+        cfg["strides"] = cfg["pool_size"]
+    return cfg
 
 
 # ----------------------------------------------------------------------------- behaviour
@@ -209,56 +154,58 @@ def _bn_apply(cfg, p, x, *, state, train, **_):
 
 _INIT_PARAMS = (
     Param("use_bias", True, "add a bias vector"),
-    Param("kernel_initializer", "glorot_uniform", "initializer of the kernel", per_trial=True),
-    Param("bias_initializer", "zeros", "initializer of the bias", per_trial=True),
+    Param("kernel_initializer", "glorot_uniform", "initializer of the kernel", per_trial=True,
+          check=Name("initializer")),
+    Param("bias_initializer", "zeros", "initializer of the bias", per_trial=True, check=Name("initializer")),
 )
+_ACTIVATION = Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True,
+                    check=Name("activation", none="linear"))
+_PADDING = Param("padding", "valid", "'valid' or 'same'", check=OneOf("valid", "same"))
 
 LAYERS.add(Entry(
     "dense", LayerType(lambda c, s: (c["units"],), _dense_init, _dense_apply),
     "fully connected layer: activation(x @ kernel + bias)",
-    (Param("units", None, "number of output units"), Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True), *_INIT_PARAMS),
-    meta={"check": _check_dense},
+    (Param("units", None, "number of output units", check=POSITIVE_INT), _ACTIVATION, *_INIT_PARAMS),
 ))
 LAYERS.add(Entry(
     "conv2d", LayerType(_conv_shape, _conv_init, _conv_apply),
     "2-D convolution over NHWC images (kernel HWIO)",
-    (Param("filters", None, "number of filters"), Param("kernel_size", 3, "int or [h, w]"),
-     Param("strides", 1, "int or [h, w]"), Param("padding", "valid", "'valid' or 'same'"),
-     Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True), *_INIT_PARAMS),
-    meta={"check": _check_conv},
+    (Param("filters", None, "number of filters", check=POSITIVE_INT),
+     Param("kernel_size", 3, "int or [h, w]", check=Pair()),
+     Param("strides", 1, "int or [h, w]", check=Pair()), _PADDING, _ACTIVATION, *_INIT_PARAMS),
 ))
-_POOL_PARAMS = (Param("pool_size", 2, "int or [h, w]"), Param("strides", None, "default: pool_size"),
-                Param("padding", "valid", "'valid' or 'same'"))
+_POOL_PARAMS = (Param("pool_size", 2, "int or [h, w]", check=Pair()),
+                Param("strides", None, "default: pool_size", check=Pair(none_ok=True)), _PADDING)
 LAYERS.add(Entry(
     "max_pooling2d",
     LayerType(_pool_shape, None, lambda c, p, x, **_: ops.max_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
-    "max over pool windows", _POOL_PARAMS, aliases=("maxpooling2d", "max_pool2d"), meta={"check": _check_pool},
+    "max over pool windows", _POOL_PARAMS, aliases=("maxpooling2d", "max_pool2d"), meta={"finish": _pool_strides},
 ))
 LAYERS.add(Entry(
     "average_pooling2d",
     LayerType(_pool_shape, None, lambda c, p, x, **_: ops.avg_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
-    "mean over pool windows", _POOL_PARAMS, aliases=("averagepooling2d", "avg_pool2d"), meta={"check": _check_pool},
+    "mean over pool windows", _POOL_PARAMS, aliases=("averagepooling2d", "avg_pool2d"), meta={"finish": _pool_strides},
 ))
 LAYERS.add(Entry(
     "flatten", LayerType(lambda c, s: (prod(s),), None, lambda c, p, x, **_: x.reshape(x.shape[0], -1)),
-    "flatten all but the batch axis", (), meta={"check": _nothing},
+    "flatten all but the batch axis", (),
 ))
 LAYERS.add(Entry(
     "dropout", LayerType(lambda c, s: s, None, _dropout_apply),
     "inverted dropout while training (the rate can differ between trials of one group)",
-    (Param("rate", 0.5, "fraction of units dropped", per_trial=True),), meta={"check": _check_dropout},
+    (Param("rate", 0.5, "fraction of units dropped", per_trial=True, check=UNIT_OPEN_RIGHT),),
 ))
 LAYERS.add(Entry(
     "batch_normalization", LayerType(lambda c, s: s, _bn_init, _bn_apply, has_state=True),
     "normalise over the batch (moving statistics for evaluation)",
-    (Param("momentum", 0.99, "moving-average momentum"), Param("epsilon", 1e-3, "variance epsilon"),
+    (Param("momentum", 0.99, "moving-average momentum", check=UNIT_OPEN_RIGHT),
+     Param("epsilon", 1e-3, "variance epsilon", check=POSITIVE),
      Param("center", True, "learn beta"), Param("scale", True, "learn gamma")),
-    aliases=("batchnormalization",), meta={"check": _check_bn},
+    aliases=("batchnormalization",),
 ))
 LAYERS.add(Entry(
     "activation", LayerType(lambda c, s: s, None, lambda c, p, x, **_: x),
-    "apply an activation function", (Param("activation", "linear", "activation (per trial, except an output layer's)", per_trial=True),),
-    meta={"check": _check_act_init},
+    "apply an activation function", (_ACTIVATION,),
 ))
 
 __all__ = ["LAYERS", "LayerType", "UnknownNameError", "bn_init_state"]

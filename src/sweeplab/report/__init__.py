@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from sweeplab.vocab.analyses import ANALYSES as _TABLE
+
 __all__ = ["write_report", "ANALYSES"]
 
-ANALYSES = ("best", "tables", "top", "comparison", "effects", "curves", "heatmap",
-            "history", "model", "confusion", "regression", "f1", "pr_curve", "misclassified", "gradients",
-            "filters", "feature_maps", "regions")
+ANALYSES = tuple(_TABLE.names())  # declared in sweeplab.vocab.analyses
 
 
 def write_report(

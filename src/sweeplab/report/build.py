@@ -10,6 +10,7 @@ the sweep allows, and the per-trial ones the run's data supports
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,46 +20,106 @@ from sweeplab.analysis.rundata import RunData
 from sweeplab.report import build_study as bs
 from sweeplab.report import build_trial as bt
 from sweeplab.report.model import Report, Section, TextItem
+from sweeplab.vocab.analyses import ANALYSES as _TABLE
 
-STUDY_ANALYSES = ("best", "tables", "top", "comparison", "effects", "curves", "heatmap")
-TRIAL_ANALYSES = tuple(bt.BUILDERS)
-ANALYSES = STUDY_ANALYSES + TRIAL_ANALYSES
+ANALYSES = tuple(_TABLE.names())
+STUDY_ANALYSES = tuple(_TABLE.names("study"))
+TRIAL_ANALYSES = tuple(_TABLE.names("trial"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What a builder gets: the run, its representative trial and the report options."""
+
+    rd: RunData
+    ctx: bt.TrialContext | None
+    metrics: list[str] | None
+    metric: str
+    top_n: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """How one analysis of :data:`sweeplab.vocab.analyses.ANALYSES` is made.
+
+    ``build(job)`` returns a Section (study level) or the items of one (trial
+    level, titled from the registry); ``applies(rd, ctx)``: whether a default
+    report shows it, beyond what the registry entry declares (sweep axes, a trial).
+    """
+
+    build: Callable[[Job], "Section | list"]
+    applies: Callable[[RunData, "bt.TrialContext"], bool] = lambda rd, ctx: True
+
+
+def _trial(fn, applies=Builder.applies) -> Builder:
+    """A per-trial builder ``fn(ctx, metrics) -> items``."""
+    return Builder(lambda job: fn(job.ctx, job.metrics), applies)
+
+
+def _has_classes(rd, ctx) -> bool:
+    return bool(ctx.class_heads())
+
+
+def _has_conv(rd, ctx) -> bool:
+    return bool(ctx.params) and model_view.first_layer_filters(ctx.params) is not None
+
+
+BUILDERS: dict[str, Builder] = {
+    "best": Builder(lambda j: bs.best(j.rd, j.metrics, j.metric)),
+    "tables": Builder(lambda j: bs.axis_tables(j.rd, j.metrics, j.metric)),
+    "top": Builder(lambda j: bs.top_table(j.rd, j.metrics, j.metric, j.top_n)),
+    "comparison": Builder(lambda j: bs.comparison(j.rd, j.metric, j.top_n)),
+    "curves": Builder(lambda j: bs.curves(j.rd, j.metrics)),
+    "effects": Builder(lambda j: bs.effects(j.rd, j.metrics, j.metric)),
+    "heatmap": Builder(lambda j: bs.heatmaps(j.rd, j.metric)),
+    "history": _trial(bt.history),
+    "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
+    "confusion": _trial(bt.confusion, _has_classes),
+    "f1": _trial(bt.f1, _has_classes),
+    "pr_curve": _trial(bt.pr_curve, lambda rd, ctx: any(_binary(ctx, h) for h in ctx.class_heads())),
+    "misclassified": _trial(bt.misclassified, lambda rd, ctx: _has_classes(rd, ctx) and _image_data(rd)),
+    "regression": _trial(bt.regression, lambda rd, ctx: bool(ctx.regression_heads())),
+    "gradients": _trial(bt.gradients,
+                        lambda rd, ctx: curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid])),
+    "filters": _trial(bt.filters, _has_conv),
+    "feature_maps": _trial(bt.feature_maps, _has_conv),
+    "regions": _trial(bt.regions, lambda rd, ctx: _two_d(rd)),
+}
+"""``name -> Builder`` for every analysis of the registry (a test checks they match)."""
+
+
+def build_section(job: Job, name: str) -> Section:
+    """The report section of analysis ``name``."""
+    out = BUILDERS[name].build(job)
+    return out if isinstance(out, Section) else Section(name, _TABLE.get(name).title, out)
 
 
 def check_analyses(names) -> list[str]:
     """The requested analysis names, checked; raises ValueError naming the accepted ones."""
-    bad = [n for n in names if n not in ANALYSES]
+    bad = [n for n in names if n not in _TABLE]
     if bad:
         raise ValueError(f"[report] analyses: unknown {', '.join(map(repr, bad))}; accepted: {', '.join(ANALYSES)}")
     return list(names)
 
 
+def unmet_need(rd: RunData, name: str) -> str:
+    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, as the registry
+    declares), or the empty string when it can be made."""
+    info = _TABLE.get(name)
+    return info.needs if len(rd.axes) < info.min_axes else ""
+
+
 def default_analyses(rd: RunData, ctx: bt.TrialContext | None) -> list[str]:
-    out = ["best", "top", "comparison", "curves"]
-    if rd.axes:
-        out[1:1] = ["tables"]
-        out += ["effects"]
-    if len(rd.axes) >= 2:
-        out.append("heatmap")
-    out.append("history")
-    if ctx is None:
-        return out
-    if ctx.params:
-        out.append("model")
-    if ctx.class_heads():
-        out += ["confusion", "f1"]
-        if any(_binary(ctx, h) for h in ctx.class_heads()):
-            out.append("pr_curve")
-        if _image_data(rd):
-            out.append("misclassified")
-    if ctx.regression_heads():
-        out.append("regression")
-    if curves.has_gradients(rd.epochs[rd.epochs["trial_id"] == ctx.tid]):
-        out.append("gradients")
-    if ctx.params and model_view.first_layer_filters(ctx.params) is not None:
-        out += ["filters", "feature_maps"]
-    if _two_d(rd):
-        out.append("regions")
+    """The analyses a report shows when the study does not list them: in the
+    registry's order, those whose needs the run meets."""
+    out = []
+    for info in _TABLE:
+        if unmet_need(rd, info.name):
+            continue
+        if info.level == "trial" and ctx is None:
+            continue
+        if info.level == "study" or BUILDERS[info.name].applies(rd, ctx):
+            out.append(info.name)
     return out
 
 
@@ -107,27 +168,19 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
     tid = rd.representative_trial()
     ctx = bt.TrialContext(rd, tid) if tid else None
     chosen = check_analyses(analyses) if analyses is not None else default_analyses(rd, ctx)
-    study_builders = {
-        "best": lambda: bs.best(rd, metrics, metric),
-        "tables": lambda: bs.axis_tables(rd, metrics, metric),
-        "top": lambda: bs.top_table(rd, metrics, metric, top_n),
-        "comparison": lambda: bs.comparison(rd, metric, top_n),
-        "effects": lambda: bs.effects(rd, metrics, metric),
-        "curves": lambda: bs.curves(rd, metrics),
-        "heatmap": lambda: bs.heatmaps(rd, metric),
-    }
-    for key in chosen:
-        if key in study_builders:
-            if key in ("tables", "effects") and not rd.axes or key == "heatmap" and len(rd.axes) < 2:
-                sections.append(Section(key, key, [TextItem(f"'{key}' needs {'two sweep axes' if key == 'heatmap' else 'a sweep axis'}.", "note")]))
-                continue
-            sections.append(study_builders[key]())
-    trial_keys = [k for k in chosen if k in TRIAL_ANALYSES]
+    job = Job(rd, ctx, metrics, metric, top_n)
+    for key in (k for k in chosen if _TABLE.get(k).level == "study"):
+        needs = unmet_need(rd, key)
+        if needs:
+            sections.append(Section(key, key, [TextItem(f"'{key}' needs {needs}.", "note")]))
+            continue
+        sections.append(build_section(job, key))
+    trial_keys = [k for k in chosen if _TABLE.get(k).level == "trial"]
     if trial_keys and ctx is not None:
         sections.append(Section("trial", f"Trial {tid} (best configuration by {sel.describe()}, first seed)",
                                 [TextItem(_trial_text(rd, tid))]))
         for key in trial_keys:
-            sections.append(bt.build(ctx, key, metrics))
+            sections.append(build_section(job, key))
     damaged = _damaged(rd)
     if damaged:
         sections.append(Section("damaged", "Damaged trials", [TextItem(
@@ -184,6 +237,6 @@ def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
         direction = "lower" if tables.lower_is_better(sel.metric) else "higher"
         text = f"{sel.describe()} ({direction} is better)"
         if sel.report:
-            text += f"; the chosen configuration's {tables._label(sel.report)} is reported beside it"
+            text += f"; the chosen configuration's {tables.label(sel.report)} is reported beside it"
         facts.append(("configurations chosen by", text + (". " + sel.note if sel.note else "")))
     return facts

@@ -7,12 +7,17 @@ import pandas as pd
 
 from sweeplab.analysis import stats, tables
 from sweeplab import values as V
-from sweeplab.analysis.notebook import _config_key
-from sweeplab.analysis.rundata import RunData
+from sweeplab.analysis.rundata import RunData, config_key
 from sweeplab.report import figures_study as fs
 from sweeplab.report.model import FigureItem, Section, TableItem, TextItem
+from sweeplab.vocab.analyses import ANALYSES
 
 MAX_CURVE_AXES = 4  # mean-curve figures: at most this many axes
+
+
+def _section(name: str) -> Section:
+    """An empty section titled as the analysis registry says."""
+    return Section(name, ANALYSES.get(name).title)
 
 
 def _slug(text: str) -> str:
@@ -20,7 +25,7 @@ def _slug(text: str) -> str:
 
 
 def best(rd: RunData, metrics, metric: str) -> Section:
-    sec = Section("best", "Best configuration")
+    sec = _section("best")
     sel = rd.selection if metric == rd.selection.metric else tables.Selection(metric, None, metric.split("_", 1)[0])
     sec.items.append(TextItem(tables.best_sentence(rd.trials, rd.axes, metrics, sel=sel), "lead"))
     return sec
@@ -32,7 +37,7 @@ def _display(table, rd: RunData, metric: str) -> list[str]:
 
 
 def axis_tables(rd: RunData, metrics, metric: str) -> Section:
-    sec = Section("tables", "Results per sweep value")
+    sec = _section("tables")
     multi = len(rd.axes) > 1
     for axis in rd.axes:
         t = tables.axis_table(rd.trials, axis, metrics, sort_by=metric)
@@ -44,17 +49,17 @@ def axis_tables(rd: RunData, metrics, metric: str) -> Section:
             note = "Mean ± standard deviation over seeds."
         note += " Every metric is in the CSV."
         sec.items.append(TableItem(
-            f"axis_{_slug(axis)}", f"{axis}: one row per value, sorted by {tables._label(metric)} (★ best).",
+            f"axis_{_slug(axis)}", f"{axis}: one row per value, sorted by {tables.label(metric)} (★ best).",
             tables.format_table(t, columns=_display(t, rd, metric)), t, highlight=[0], note=note))
     return sec
 
 
 def top_table(rd: RunData, metrics, metric: str, top_n: int) -> Section:
-    sec = Section("top", "Configurations")
+    sec = _section("top")
     t = tables.config_table(rd.trials, rd.axes, metrics, sort_by=metric, majority=rd.majority_share())
     shown = t.head(top_n)
     seeds = tables.seeds_note(t)
-    what = f"by {tables._label(metric)}, mean ± std over seeds" + (f" ({seeds})" if seeds else "")
+    what = f"by {tables.label(metric)}, mean ± std over seeds" + (f" ({seeds})" if seeds else "")
     caption = f"Top {len(shown)} of {len(t)} configurations {what} (★ best)."
     if len(t) <= top_n:
         caption = f"All {len(t)} configurations {what} (★ best)."
@@ -83,19 +88,19 @@ def _flag_note(t) -> str:
 
 
 def comparison(rd: RunData, metric: str, top_n: int, alpha: float = 0.05) -> Section:
-    sec = Section("comparison", "Is the best configuration really better?")
+    sec = _section("comparison")
     t = rd.trials
     if not stats.comparison_possible(t, "config_id"):
         sec.items.append(TextItem(
             "Each configuration was run with one seed only, so no statistical comparison is possible: "
             "run the study with repeats ≥ 3 (ideally 5 or more) to tell configurations apart.", "note"))
         return sec
-    key = _config_key(t, rd.axes)
+    key = config_key(t, rd.axes)
     cmp = stats.compare_with_best(t.assign(configuration=key), "configuration", metric, alpha=alpha)
     tested = cmp[~cmp["best"] & ~cmp["low_power"] & cmp["p_holm"].notna()]
     same = tested[~tested["distinguishable"].astype(bool)]
     n_tests = int(cmp.attrs.get("tests", 0))
-    text = (f"Welch's t-test over seeds on {tables._label(metric)}, best against each other configuration, "
+    text = (f"Welch's t-test over seeds on {tables.label(metric)}, best against each other configuration, "
             f"p-values corrected for {n_tests} comparison{'s' if n_tests != 1 else ''} by Holm's method, at the "
             f"{int((1 - alpha) * 100)}% level: ")
     if len(cmp) == 1:
@@ -123,7 +128,7 @@ def comparison(rd: RunData, metric: str, top_n: int, alpha: float = 0.05) -> Sec
     disp = pd.DataFrame({
         "": ["★" if b else ("≈" if d is False else "") for b, d in zip(cmp["best"], cmp["distinguishable"])],
         "configuration": cmp["configuration"].map(V.label),
-        tables._label(metric): [stats.format_mean_std(m, s) for m, s in zip(cmp["mean"], cmp["std"])],
+        tables.label(metric): [stats.format_mean_std(m, s) for m, s in zip(cmp["mean"], cmp["std"])],
         "n": cmp["n"],
         "difference": ["" if b else f"{x:+.4f}" for b, x in zip(cmp["best"], cmp["diff"])],
         "p (Holm)": ["" if b else ("n/a" if pd.isna(p) else f"{p:.3g}") for b, p in zip(cmp["best"], cmp["p_holm"])],
@@ -137,7 +142,7 @@ def comparison(rd: RunData, metric: str, top_n: int, alpha: float = 0.05) -> Sec
 
 
 def effects(rd: RunData, metrics, metric: str) -> Section:
-    sec = Section("effects", "Effect of each sweep axis")
+    sec = _section("effects")
     pair = [metric]
     loss = metric.split("_", 1)[0] + "_loss"
     if loss != metric and loss in rd.trials.columns and rd.trials[loss].notna().any():
@@ -146,7 +151,7 @@ def effects(rd: RunData, metrics, metric: str) -> Section:
         others = [a for a in rd.axes if a != axis and rd.trials[a].map(V.canonical).nunique() <= 8]
         by = others[0] if len(rd.axes) == 2 and others else None
         fig = fs.effect_plot(rd.trials, axis, pair, by=by)
-        cap = f"{', '.join(tables._label(m) for m in pair)} against {axis}; points are means over seeds, bars ±1 std"
+        cap = f"{', '.join(tables.label(m) for m in pair)} against {axis}; points are means over seeds, bars ±1 std"
         cap += f", one colour per value of {by}." if by else "."
         sec.items.append(FigureItem(f"effect_{_slug(axis)}", cap, fig))
     return sec
@@ -158,11 +163,11 @@ def curve_metrics(rd: RunData, metrics) -> list[str]:
     have every metric)."""
     if metrics:
         return [m.split("_", 1)[1] for m in metrics if "_" in m] + list(metrics)
-    return list(dict.fromkeys(["loss", tables._base(rd.selection.metric)]))
+    return list(dict.fromkeys(["loss", tables.base_metric(rd.selection.metric)]))
 
 
 def curves(rd: RunData, metrics) -> Section:
-    sec = Section("curves", "Learning curves")
+    sec = _section("curves")
     base = curve_metrics(rd, metrics)
     if not rd.axes:
         fig = fs.mean_learning_curves(rd.epochs, rd.trials, None, base or None)
@@ -179,12 +184,12 @@ def curves(rd: RunData, metrics) -> Section:
 
 
 def heatmaps(rd: RunData, metric: str) -> Section:
-    sec = Section("heatmap", "Grid of two axes")
+    sec = _section("heatmap")
     axes = rd.axes
     pairs = [(axes[i], axes[j]) for i in range(len(axes)) for j in range(i + 1, len(axes))][:3]
     for r, c in pairs:
         fig = fs.heatmap(rd.trials, r, c, metric)
         sec.items.append(FigureItem(f"heatmap_{_slug(r)}__{_slug(c)}",
-                                    f"{tables._label(metric)} over {r} × {c}, mean over seeds"
+                                    f"{tables.label(metric)} over {r} × {c}, mean over seeds"
                                     + (" and the other axes." if len(axes) > 2 else "."), fig))
     return sec

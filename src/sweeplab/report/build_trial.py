@@ -3,7 +3,9 @@ seed of the best configuration): learning curves, confusion matrix, scores,
 precision-recall curve, misclassified gallery, gradient flow, conv filters,
 feature maps, decision regions, parameter summary.
 
-Each builder returns a Section, or a note saying why it was skipped.
+Each builder ``fn(ctx, metrics)`` returns the items of its section (or a note
+saying why it was skipped); ``report/build.py::BUILDERS`` registers them under
+the names of :data:`sweeplab.vocab.analyses.ANALYSES`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import pandas as pd
 
 from sweeplab.analysis import classification as cls
 from sweeplab.analysis import curves, model_view
-from sweeplab.analysis.notebook import heads
-from sweeplab.analysis.rundata import RunData
+from sweeplab.analysis.rundata import RunData, heads
 from sweeplab.report import figures_study as fs
 from sweeplab.report import figures_trial as ft
-from sweeplab.report.model import FigureItem, Section, TableItem, TextItem
+from sweeplab.report.model import FigureItem, TableItem, TextItem
 
 
 class TrialContext:
@@ -149,7 +150,7 @@ def pr_curve(ctx: TrialContext, metrics) -> list:
         proba = ctx.predictions.get(f"proba/{h}")
         if proba is None or (np.ndim(proba) == 2 and np.shape(proba)[1] > 2):
             continue
-        y = cls._labels(ctx.predictions[f"y_true/{h}"])
+        y = cls.class_labels(ctx.predictions[f"y_true/{h}"])
         p, r, _, ap = cls.precision_recall_curve(y, proba)
         items.append(FigureItem(f"pr_curve_{h}", f"Precision-recall curve{_suffix(ctx, h)} from the test-set "
                                 f"probabilities; average precision {ap:.3f}.", ft.pr_curve(p, r, ap, float((y == 1).mean()))))
@@ -214,10 +215,7 @@ def regions(ctx: TrialContext, metrics) -> list:
     if x is None or np.ndim(x) != 2 or np.shape(x)[1] != 2:
         return [TextItem("Decision regions need 2-D input data"
                          + (f" ({ctx._cache['data_error']})" if "data_error" in ctx._cache else "") + ".", "note")]
-    try:
-        from sweeplab.models import predict  # type: ignore[attr-defined]
-    except ImportError:
-        return [TextItem("Decision regions skipped: sweeplab.models.predict is not available.", "note")]
+    from sweeplab.models.inference import predict
     ys = getattr(train, "y", {})
     head = next(iter(ys)) if isinstance(ys, dict) and ys else None
     y = ys[head] if head else ys
@@ -254,23 +252,3 @@ def regression(ctx: TrialContext, metrics) -> list:
         items.append(FigureItem(f"regression_{h}", f"Predicted against true values of {h!r} on the test set.",
                                 ft.regression(yt, yp, title=f"{h}: predicted vs true (test set)")))
     return items
-
-
-BUILDERS = {
-    "history": ("Learning curves of the best trial", history),
-    "model": ("Model", model),
-    "confusion": ("Confusion matrix", confusion),
-    "regression": ("Regression outputs", regression),
-    "f1": ("Precision, recall and F1", f1),
-    "pr_curve": ("Precision-recall curve", pr_curve),
-    "misclassified": ("Misclassified examples", misclassified),
-    "gradients": ("Gradient flow", gradients),
-    "filters": ("Convolution filters", filters),
-    "feature_maps": ("Feature maps", feature_maps),
-    "regions": ("Decision regions", regions),
-}
-
-
-def build(ctx: TrialContext, key: str, metrics) -> Section:
-    title, fn = BUILDERS[key]
-    return Section(key, title, fn(ctx, metrics))

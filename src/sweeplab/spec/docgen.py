@@ -11,7 +11,6 @@ file accepts, with the defaults it really uses.
 
 from __future__ import annotations
 
-import sys
 import types
 import typing
 from pathlib import Path
@@ -155,12 +154,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else DEFAULT_OUT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(), encoding="utf-8")
-    print(f"wrote {path}")
-    return 0
+    from sweeplab.vocab.docgen import write
+
+    return write(render, DEFAULT_OUT, argv)
 
 
 if __name__ == "__main__":

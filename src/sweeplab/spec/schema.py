@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sweeplab.data.spec import DataSpec
 from sweeplab.vocab.activations import ACTIVATIONS
+from sweeplab.vocab.analyses import ANALYSES
 from sweeplab.vocab.initializers import INITIALIZERS
 from sweeplab.vocab.losses import LOSSES
 from sweeplab.vocab.metrics import METRICS
@@ -149,6 +150,8 @@ class ModelSpec(BaseModel):
         for i, layer in enumerate(v):
             try:
                 out.append(LAYERS.validate(layer))
+            except InvalidParamError as e:  # a value: name the layer's field
+                raise FieldError(str(e), (i, e.param)) from None
             except ValueError as e:
                 raise FieldError(str(e), (i,)) from None
             for key, value in out[-1].items():
@@ -318,11 +321,9 @@ class ReportSpec(BaseModel):
     @field_validator("analyses")
     @classmethod
     def _analyses(cls, v):
-        from sweeplab.report import ANALYSES  # light: heavy report modules load only when writing
-
         for i, name in enumerate(v or ()):
             if name not in ANALYSES:
-                raise ValueError(f"analyses[{i}]: unknown analysis {name!r}; accepted: {', '.join(ANALYSES)}")
+                raise ValueError(f"analyses[{i}]: unknown analysis {name!r}; accepted: {', '.join(ANALYSES.names())}")
         return v
 
 

@@ -53,8 +53,7 @@ def softmax(x):
 
 @ACTIVATIONS.register(
     "elu", "exponential linear unit: x if x > 0 else alpha * (exp(x) - 1)",
-    params=(Param("alpha", 1.0, "scale of the negative part"),),
-    checks={"alpha": NON_NEGATIVE},
+    params=(Param("alpha", 1.0, "scale of the negative part", check=NON_NEGATIVE),),
 )
 def elu(x, alpha: float = 1.0):
     # expm1 on the clamped input: exact near 0 and no overflow for large x
@@ -104,8 +103,7 @@ def gelu(x, approximate: bool = False):
 
 @ACTIVATIONS.register(
     "leaky_relu", "x if x > 0 else negative_slope * x (Keras 3 default slope 0.2)",
-    params=(Param("negative_slope", 0.2, "slope for x < 0"),),
-    checks={"negative_slope": NON_NEGATIVE},
+    params=(Param("negative_slope", 0.2, "slope for x < 0", check=NON_NEGATIVE),),
 )
 def leaky_relu(x, negative_slope: float = 0.2):
     return jnp.where(x >= 0, x, negative_slope * x)

@@ -37,14 +37,13 @@ def _value(v) -> str:
 
 
 def _params(entry: Entry) -> str:
-    checks = entry.meta.get("checks", {})
     parts = []
     for p in entry.params:
         s = f"`{p.name}={_value(p.default)}`"
         if p.per_trial:
             s += " (per trial)"
-        if p.name in checks:
-            s += f" ({checks[p.name].desc})"
+        if p.check is not None:
+            s += f" ({p.check.desc})"
         parts.append(s)
     return "<br>".join(parts) if parts else "—"
 
@@ -86,13 +85,18 @@ def render() -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def write(render_page, default_out: Path, argv: list[str] | None = None) -> int:
+    """The ``main`` of a docs generator: write ``render_page()`` to ``argv[0]`` (or ``default_out``)."""
     argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else DEFAULT_OUT
+    path = Path(argv[0]) if argv else default_out
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(), encoding="utf-8")
+    path.write_text(render_page(), encoding="utf-8")
     print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write(render, DEFAULT_OUT, argv)
 
 
 if __name__ == "__main__":

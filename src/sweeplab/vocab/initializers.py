@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from sweeplab.vocab.params import NON_NEGATIVE, POSITIVE, check_params, one_of
+from sweeplab.vocab.params import NON_NEGATIVE, POSITIVE, OneOf, check_params
 from sweeplab.vocab.registry import Param, Registry
 
 Initializer = Callable[..., jax.Array]
@@ -132,35 +132,31 @@ def _identity(gain: float = 1.0):
     return init
 
 
-_VS_MODES = one_of("fan_in", "fan_out", "fan_avg")
-_VS_DISTS = one_of("truncated_normal", "untruncated_normal", "uniform")
-
-
-def _add(name, factory, doc, params=(), checks=None, aliases=(), cross_checks=()):
+def _add(name, factory, doc, params=(), aliases=(), cross_checks=()):
     INITIALIZERS.register(name, doc, params=params, aliases=aliases,
-                          checks=checks or {}, cross_checks=tuple(cross_checks))(factory)
+                          cross_checks=tuple(cross_checks))(factory)
 
+
+_STDDEV = NON_NEGATIVE
 
 _add("zeros", _zeros, "all zeros", aliases=("zero",))
 _add("ones", _ones, "all ones", aliases=("one",))
 _add("constant", _constant, "every weight = value", (Param("value", 0.0, "the constant"),))
 _add("random_normal", _random_normal, "N(mean, stddev^2)",
-     (Param("mean", 0.0, "mean"), Param("stddev", 0.05, "standard deviation")),
-     {"stddev": NON_NEGATIVE}, aliases=("normal",))
+     (Param("mean", 0.0, "mean"), Param("stddev", 0.05, "standard deviation", check=_STDDEV)),
+     aliases=("normal",))
 _add("random_uniform", _random_uniform, "U(minval, maxval)",
      (Param("minval", -0.05, "lower bound"), Param("maxval", 0.05, "upper bound")),
      aliases=("uniform",),
      cross_checks=[lambda p: "minval must be < maxval" if p["minval"] >= p["maxval"] else ""])
 _add("truncated_normal", _truncated_normal, "N(mean, stddev^2) re-drawn beyond 2 stddev",
-     (Param("mean", 0.0, "mean"), Param("stddev", 0.05, "stddev before truncation")),
-     {"stddev": NON_NEGATIVE})
+     (Param("mean", 0.0, "mean"), Param("stddev", 0.05, "stddev before truncation", check=_STDDEV)))
 _add("variance_scaling", _variance_scaling,
      "variance scale/fan; truncated normal uses stddev sqrt(scale/fan)/0.8796",
-     (Param("scale", 1.0, "variance multiplier"),
-      Param("mode", "fan_in", "fan_in, fan_out or fan_avg"),
-      Param("distribution", "truncated_normal",
-            "truncated_normal, untruncated_normal or uniform")),
-     {"scale": POSITIVE, "mode": _VS_MODES, "distribution": _VS_DISTS})
+     (Param("scale", 1.0, "variance multiplier", check=POSITIVE),
+      Param("mode", "fan_in", "fan_in, fan_out or fan_avg", check=OneOf("fan_in", "fan_out", "fan_avg")),
+      Param("distribution", "truncated_normal", "truncated_normal, untruncated_normal or uniform",
+            check=OneOf("truncated_normal", "untruncated_normal", "uniform"))))
 _add("glorot_normal", _preset(1.0, "fan_avg", "truncated_normal"),
      "truncated normal, stddev sqrt(2/(fan_in+fan_out)) (Glorot & Bengio 2010)")
 _add("glorot_uniform", _preset(1.0, "fan_avg", "uniform"),

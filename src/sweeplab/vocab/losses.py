@@ -131,9 +131,8 @@ def mae(z, y, activation: str = "linear"):
 
 @LOSSES.register(
     "huber", "0.5 e^2 if |e| <= delta else delta (|e| - 0.5 delta), mean over outputs",
-    params=(Param("delta", 1.0, "where the loss turns from quadratic to linear"),),
+    params=(Param("delta", 1.0, "where the loss turns from quadratic to linear", check=POSITIVE),),
     aliases=_aliases("huber"), target="regression", kind="regression",
-    checks={"delta": POSITIVE},
 )
 def huber(z, y, activation: str = "linear", delta: float = 1.0):
     # keras/src/losses/losses.py::huber

@@ -287,89 +287,80 @@ _EPS = "added for numerical stability"
 
 
 def _lr(default: float) -> Param:
-    return Param("learning_rate", default, _LR, per_trial=True)
+    return Param("learning_rate", default, _LR, per_trial=True, check=POSITIVE)
+
+
+def _eps() -> Param:
+    return Param("epsilon", 1e-7, _EPS, per_trial=True, check=NON_NEGATIVE)
 
 
 def _adam_params(b2: float = 0.999, eps: bool = True) -> tuple[Param, ...]:
-    out = (Param("beta_1", 0.9, "decay of the first-moment average", per_trial=True),
-           Param("beta_2", b2, "decay of the second-moment average", per_trial=True))
-    return out + ((Param("epsilon", 1e-7, _EPS, per_trial=True),) if eps else ())
+    out = (Param("beta_1", 0.9, "decay of the first-moment average", per_trial=True, check=UNIT_OPEN_RIGHT),
+           Param("beta_2", b2, "decay of the second-moment average", per_trial=True, check=UNIT_OPEN_RIGHT))
+    return out + ((_eps(),) if eps else ())
 
 
-_ADAM_CHECKS = {"learning_rate": POSITIVE, "beta_1": UNIT_OPEN_RIGHT,
-                "beta_2": UNIT_OPEN_RIGHT, "epsilon": NON_NEGATIVE}
 _AMSGRAD = Param("amsgrad", False, "use the AMSGrad max of second moments")
+_INITIAL_ACC = Param("initial_accumulator_value", 0.1, "starting sum of squares", check=NON_NEGATIVE)
 
 OPTIMIZERS.register(
     "sgd", "gradient descent with optional (Nesterov) momentum, Keras velocity form",
     params=(_lr(0.01),
-            Param("momentum", 0.0, "velocity decay (0 = plain SGD)", per_trial=True),
+            Param("momentum", 0.0, "velocity decay (0 = plain SGD)", per_trial=True, check=UNIT),
             Param("nesterov", False, "use Nesterov momentum")),
-    checks={"learning_rate": POSITIVE, "momentum": UNIT},
 )(sgd)
 OPTIMIZERS.register(
     "rmsprop", "divide by a running RMS of gradients; epsilon inside the sqrt",
     params=(_lr(0.001),
-            Param("rho", 0.9, "decay of the squared-gradient average", per_trial=True),
-            Param("momentum", 0.0, "momentum of the increments", per_trial=True),
-            Param("epsilon", 1e-7, _EPS, per_trial=True),
+            Param("rho", 0.9, "decay of the squared-gradient average", per_trial=True, check=UNIT),
+            Param("momentum", 0.0, "momentum of the increments", per_trial=True, check=UNIT),
+            _eps(),
             Param("centered", False, "normalise by the estimated variance")),
-    checks={"learning_rate": POSITIVE, "rho": UNIT, "momentum": UNIT, "epsilon": NON_NEGATIVE},
 )(rmsprop)
 OPTIMIZERS.register(
     "adagrad", "per-parameter step lr / sqrt(sum of squared gradients)",
-    params=(_lr(0.001),
-            Param("initial_accumulator_value", 0.1, "starting sum of squares"),
-            Param("epsilon", 1e-7, _EPS, per_trial=True)),
-    checks={"learning_rate": POSITIVE, "initial_accumulator_value": NON_NEGATIVE,
-            "epsilon": NON_NEGATIVE},
+    params=(_lr(0.001), _INITIAL_ACC, _eps()),
 )(adagrad)
 OPTIMIZERS.register(
     "adadelta", "Adagrad variant with running averages of gradients and updates",
-    params=(_lr(0.001), Param("rho", 0.95, "decay rate", per_trial=True),
-            Param("epsilon", 1e-7, _EPS, per_trial=True)),
-    checks={"learning_rate": POSITIVE, "rho": UNIT, "epsilon": NON_NEGATIVE},
+    params=(_lr(0.001), Param("rho", 0.95, "decay rate", per_trial=True, check=UNIT), _eps()),
 )(adadelta)
 OPTIMIZERS.register(
     "adam", "adaptive moments (Kingma & Ba 2014), Keras epsilon-hat form",
-    params=(_lr(0.001),) + _adam_params() + (_AMSGRAD,), checks=_ADAM_CHECKS,
+    params=(_lr(0.001),) + _adam_params() + (_AMSGRAD,),
 )(adam)
 OPTIMIZERS.register(
     "adamw", "Adam with decoupled weight decay w -= lr * weight_decay * w",
     params=(_lr(0.001),
-            Param("weight_decay", 0.004, "decoupled decay rate", per_trial=True))
+            Param("weight_decay", 0.004, "decoupled decay rate", per_trial=True, check=NON_NEGATIVE))
     + _adam_params() + (_AMSGRAD,),
-    checks={**_ADAM_CHECKS, "weight_decay": NON_NEGATIVE},
 )(adamw)
 OPTIMIZERS.register(
     "adamax", "Adam with the infinity norm in place of the second moment",
-    params=(_lr(0.001),) + _adam_params(), checks=_ADAM_CHECKS,
+    params=(_lr(0.001),) + _adam_params(),
 )(adamax)
 OPTIMIZERS.register(
     "nadam", "Adam with Nesterov momentum and Keras's 0.96^t momentum schedule",
-    params=(_lr(0.001),) + _adam_params(), checks=_ADAM_CHECKS,
+    params=(_lr(0.001),) + _adam_params(),
 )(nadam)
 OPTIMIZERS.register(
     "ftrl", "Follow The Regularized Leader (McMahan et al. 2013), Keras form",
     params=(_lr(0.001),
-            Param("learning_rate_power", -0.5, "power of the accumulator (<= 0)", per_trial=True),
-            Param("initial_accumulator_value", 0.1, "starting sum of squares"),
-            Param("l1_regularization_strength", 0.0, "L1 strength", per_trial=True),
-            Param("l2_regularization_strength", 0.0, "stabilising L2 strength", per_trial=True),
+            Param("learning_rate_power", -0.5, "power of the accumulator (<= 0)", per_trial=True,
+                  check=le(0)),
+            _INITIAL_ACC,
+            Param("l1_regularization_strength", 0.0, "L1 strength", per_trial=True, check=NON_NEGATIVE),
+            Param("l2_regularization_strength", 0.0, "stabilising L2 strength", per_trial=True,
+                  check=NON_NEGATIVE),
             Param("l2_shrinkage_regularization_strength", 0.0, "magnitude L2 penalty",
-                  per_trial=True),
-            Param("beta", 0.0, "beta of the paper", per_trial=True)),
-    checks={"learning_rate": POSITIVE, "learning_rate_power": le(0),
-            "initial_accumulator_value": NON_NEGATIVE, "l1_regularization_strength": NON_NEGATIVE,
-            "l2_regularization_strength": NON_NEGATIVE,
-            "l2_shrinkage_regularization_strength": NON_NEGATIVE, "beta": NON_NEGATIVE},
+                  per_trial=True, check=NON_NEGATIVE),
+            Param("beta", 0.0, "beta of the paper", per_trial=True, check=NON_NEGATIVE)),
 )(ftrl)
 OPTIMIZERS.register(
     "lion", "sign of interpolated momentum (Chen et al. 2023)",
     params=(_lr(0.001), Param("beta_1", 0.9, "interpolation of momentum and gradient",
-                              per_trial=True),
-            Param("beta_2", 0.99, "decay of the momentum", per_trial=True)),
-    checks={"learning_rate": POSITIVE, "beta_1": between(0, 1, lo_open=True), "beta_2": UNIT},
+                              per_trial=True, check=between(0, 1, lo_open=True)),
+            Param("beta_2", 0.99, "decay of the momentum", per_trial=True, check=UNIT)),
 )(lion)
 
 

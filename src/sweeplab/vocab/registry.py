@@ -41,12 +41,16 @@ class Param:
         doc: one-line description, shown in the generated reference.
         per_trial: True when the value may differ between trials that train
             together in one compiled group (it becomes an array under vmap).
+        check: the value constraint, a :class:`sweeplab.vocab.params.Constraint`
+            (``Interval``, ``OneOf``, ``Pair``, ``Name``, ``Check``); None: the
+            default's type only. Validated by :func:`sweeplab.vocab.params.check_params`.
     """
 
     name: str
     default: Any
     doc: str = ""
     per_trial: bool = False
+    check: Any = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ class Registry:
     def add(self, entry: Entry) -> Entry:
         if entry.name in self._entries or entry.name in self._aliases:
             raise ValueError(f"{self.kind} {entry.name!r} registered twice")
+        for old in ("checks", "choices"):  # one constraint system: Param(check=...)
+            if old in entry.meta:
+                raise ValueError(f"{self.kind} {entry.name!r}: meta[{old!r}] is gone; "
+                                 "declare the constraint as Param(..., check=...)")
         self._entries[entry.name] = entry
         for alias in entry.aliases:
             self._aliases[alias] = entry.name
