@@ -165,6 +165,7 @@ def test_a_custom_executor_receives_the_groups_and_the_driver_commits_its_result
     planned = plan(s).groups
     assert [t.group for t in ex.tasks] == list(planned)
     assert [t.index for t in ex.tasks] == [0, 1] and {t.n_groups for t in ex.tasks} == {2}
+    assert pickle.loads(pickle.dumps(ex.tasks[0])) == ex.tasks[0]  # a task can go to a worker process
     assert summary.n_trained == len(s.trials)
     assert set(_statuses(tmp_path / "r").values()) == {"finished"}
     assert [e.index for e in seen if isinstance(e, events.GroupSaved)] == [1, 0]  # as they completed

@@ -216,8 +216,7 @@ def plan_trials(trials: Iterable[TrialRecord], study_seed: int, *, max_group_siz
         ctx = TrialContext.from_config(g.trials[0].config, study_seed)
         check_group(ctx, g.trials)
         train = ctx.spec.train
-        acts = sum(math.prod(node.out_shape) for node in ctx.model.nodes())
-        limit = max_trials_for(ctx.model.n_params, ctx.batch_size, acts,
+        limit = max_trials_for(ctx.model.n_params, ctx.batch_size, _activations(ctx.model),
                                **({"budget_bytes": budget_bytes} if budget_bytes else {}))
         steps = steps_per_epoch(len(ctx.data.train), train.batch_size, train.cross_validation)
         for part in split_by_memory(g, limit):
@@ -237,17 +236,24 @@ def split_by_memory(group: Group, limit: int) -> list[Group]:
     return parts
 
 
-def check_group(ctx, trials: Iterable[TrialRecord]) -> None:
+def check_group(ctx: TrialContext, trials: Iterable[TrialRecord]) -> None:
     """Refuse, at plan time, a group that cannot train: see the ``check_*`` functions.
 
-    ``ctx`` is the :class:`sweeplab.trial.TrialContext` of the group's first trial.
+    ``ctx`` is the context of the group's first trial (the group shares its data and shapes).
+
+    Raises:
+        ValueError: one line naming the field, the value and what is accepted.
     """
     for t in trials:
         es = t.config["train"].get("early_stopping")
         check_monitor(es and es.get("monitor"), ctx.model, ctx.has_validation)
-    acts = sum(math.prod(node.out_shape) for node in ctx.model.nodes())
-    check_trial_fits(ctx.model.n_params, ctx.batch_size, acts)
+    check_trial_fits(ctx.model.n_params, ctx.batch_size, _activations(ctx.model))
     check_folds(ctx.spec.train.cross_validation, ctx.data)
+
+
+def _activations(model) -> int:
+    """Activations of one example through the trunk (kept for the backward pass)."""
+    return sum(math.prod(node.out_shape) for node in model.nodes())
 
 
 def recorded_metrics(model, has_val: bool) -> list[str]:

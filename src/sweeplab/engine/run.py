@@ -66,7 +66,7 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
             ``<run_dir>.old-<UTC time>`` (nothing is deleted) and start over.
         progress: receives the progress events (:mod:`sweeplab.engine.events`); a
             :class:`sweeplab.engine.progress.Progress` display, or any callable.
-        max_group_size: at most this many trials per compiled group.
+        max_group_size: at most this many trials per compiled group (when planned here).
         lock: a :class:`sweeplab.store.RunLock` already held on ``run_dir``
             (the CLI takes it before reading which trials are finished, so no
             other process can start in between); default: taken here.
