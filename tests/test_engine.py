@@ -229,9 +229,9 @@ def test_groups_over_the_memory_budget_are_split():
     from sweeplab.engine.run import plan
 
     study = make(repeats=6, epochs=1)
-    (whole,) = plan(study).groups
+    (whole,) = plan(study)
     assert len(whole.trials) == 6
-    parts = plan(study, budget_bytes=4 * 6 * 1210 * 2 + 4 * 3 * 32 * 100 * 2).groups  # room for about 2 trials
+    parts = plan(study, budget_bytes=4 * 6 * 1210 * 2 + 4 * 3 * 32 * 100 * 2)  # room for about 2 trials
     assert len(parts) >= 2 and all(len(g.trials) <= 3 for g in parts)
     assert sorted(t.trial_id for g in parts for t in g.trials) == sorted(t.trial_id for t in whole.trials)
 

@@ -17,7 +17,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -171,7 +171,7 @@ def _bytes(n: int) -> str:
 # ---------------------------------------------------------------------------- a run's plan
 @dataclass(frozen=True)
 class Plan:
-    """A study's groups, checked against their data: made once per run.
+    """A study's groups, checked against their data: made once per run (iterates over ``groups``).
 
     Attributes:
         groups: every trial of the study, in study order; each record's ``group``
@@ -181,6 +181,12 @@ class Plan:
 
     groups: tuple[Group, ...]
     work: Mapping[str, GroupWork]
+
+    def __iter__(self) -> Iterator[Group]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
 
     @property
     def trials(self) -> list[TrialRecord]:
