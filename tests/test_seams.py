@@ -304,3 +304,18 @@ def test_models_do_not_import_the_engine_or_the_inference_facade_eagerly():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**__import__("os").environ, "PYTHONPATH": src, "JAX_PLATFORMS": "cpu"})
     assert res.returncode == 0, res.stderr
+
+
+def test_an_object_with_only_the_progress_callbacks_still_listens():
+    class Duck:  # not a Progress subclass, not callable: what sweeplab.run accepted before events
+        def __init__(self):
+            self.saved = []
+
+        def group_saved(self, index):
+            self.saved.append(index)
+
+    duck = Duck()
+    emit = run_mod._listener(duck)
+    emit(events.GroupSaved(3))
+    assert duck.saved == [3]
+    assert run_mod._listener(None) is events.ignore
