@@ -57,6 +57,7 @@ import numpy as np  # noqa: E402
 
 from sweeplab.engine import trainer  # noqa: E402
 from sweeplab.spec.expand import study_from_text  # noqa: E402
+from sweeplab.trial import TrialContext  # noqa: E402
 
 # --------------------------------------------------------------------------- workloads
 _HEAD = """
@@ -140,7 +141,7 @@ def bench_data(name: str):
     """The exact arrays sweeplab trains on (float32, as the model sees them)."""
     study = study_from_text(study_toml(name, 1))
     cfg = study.trials[0].config
-    p = trainer._prepared(json.dumps(cfg["data"], sort_keys=True), trainer.data_seed(cfg, study.spec.study.seed))
+    p = TrialContext.from_config(cfg, study.spec.study.seed).data
     a, b = p.affine
 
     def f(x):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sweeplab.engine.plan import plan_groups
-from sweeplab.engine.trainer import _prepared, train_group
+from sweeplab.engine.trainer import train_group
 from sweeplab.spec.expand import study_from_text
 
 DIGITS = """
@@ -81,14 +81,11 @@ def test_no_recompilation_after_first_epoch():
 def _manual_sgd(study, steps_of):
     """Reference: plain SGD on the mean loss of each batch, written with jax.grad directly."""
     trial = study.trials[0]
-    from sweeplab.engine.trainer import data_seed, trial_spec
-    from sweeplab.models.model import build_model
+    from sweeplab.trial import TrialContext
     from sweeplab.vocab.losses import LOSSES
-    import json
 
-    spec = trial_spec(trial.config)
-    prep = _prepared(json.dumps(trial.config["data"], sort_keys=True), data_seed(trial.config, 0))
-    model = build_model(spec.model, spec.train, prep.heads, prep.input_shape)
+    ctx = TrialContext.from_config(trial.config, 0)
+    prep, model = ctx.data, ctx.model
     key = jax.random.split(jax.random.PRNGKey(trial.seed))[0]
     params, state = model.init(key)
     a, b = prep.affine
@@ -156,15 +153,12 @@ def test_gradient_norms_match_direct_jax_grad():
     keys = sorted(k for s, k in res.history if s == "grad")
     assert keys == ["dense/bias", "dense/kernel", "dense_1/bias", "dense_1/kernel"]
     # one full batch: the recorded norm is the norm of the gradient at the initial weights
-    import json
-    from sweeplab.engine.trainer import data_seed, trial_spec
-    from sweeplab.models.model import build_model
+    from sweeplab.trial import TrialContext
     from sweeplab.vocab.losses import LOSSES
 
     t = study.trials[0]
-    spec = trial_spec(t.config)
-    prep = _prepared(json.dumps(t.config["data"], sort_keys=True), data_seed(t.config, 0))
-    model = build_model(spec.model, spec.train, prep.heads, prep.input_shape)
+    ctx = TrialContext.from_config(t.config, 0)
+    prep, model = ctx.data, ctx.model
     params, state = model.init(jax.random.split(jax.random.PRNGKey(t.seed))[0])
     x = prep.train.x.astype(np.float32) * prep.affine[0] + prep.affine[1]
     head = model.heads[0]

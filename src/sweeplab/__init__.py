@@ -20,15 +20,18 @@ def load_study(study):
     return _load_study(study)
 
 
-def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progress=False):
+def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progress=False, executor=None):
     """Train every unfinished trial of ``study`` (a Study, a path or a built-in name).
 
     Args:
         progress: ``False`` (default): silent. ``True``: a progress bar that fits
             where it is shown: an HTML bar in a Jupyter notebook, a two-line bar
             in a terminal, plain lines (one per saved group, at most one per
-            10 s of training) in a log. Or an object with the callbacks of
-            :class:`sweeplab.engine.progress.Progress`.
+            10 s of training) in a log. Or a callable that receives the progress
+            events (:mod:`sweeplab.engine.events`), such as a
+            :class:`sweeplab.engine.progress.Progress` subclass.
+        executor: what trains the groups (:mod:`sweeplab.engine.executor`);
+            default: in this process, one group at a time.
     """
     from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import run_study
@@ -40,9 +43,9 @@ def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progr
         from sweeplab.progress import auto
 
         with auto() as display:
-            summary = run_study(study, run_dir, fresh=fresh, progress=display)
+            summary = run_study(study, run_dir, fresh=fresh, progress=display, executor=executor)
     else:
-        summary = run_study(study, run_dir, fresh=fresh, progress=progress or None)
+        summary = run_study(study, run_dir, fresh=fresh, progress=progress or None, executor=executor)
     if report:
         from sweeplab.report import write_report
 

@@ -38,6 +38,7 @@ from rich import box  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
+from sweeplab.engine.progress import Progress  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Neural-network studies as one file and one command.")
@@ -163,8 +164,8 @@ def _device() -> str:
 
 
 # --------------------------------------------------------------------------- run
-class _SafePoints:
-    """Forwards the engine's progress callbacks to a display; each is also a safe point for signals.
+class _SafePoints(Progress):
+    """Forwards the engine's progress events (as callbacks) to a display; each is also a safe point for signals.
 
     A signal is acted on at an epoch end (the group in flight is dropped) or
     right after a group's commit (kept); between a group's end and its commit
@@ -242,9 +243,10 @@ def run(
     except StoreError as e:
         _store_error(e)
     try:
-        groups = plan(s, done, max_group_size=max_group_size)
+        planned = plan(s, max_group_size=max_group_size)
     except _user_errors() as e:
         _usage(f"{s.source}: {e}")
+    groups = planned.pending(done)
     _signals.check()
     safe.n_groups = len(groups)
     n_todo = sum(len(g.trials) for g in groups)
@@ -253,7 +255,7 @@ def run(
     console.print(f"device: {_device()}")
     try:
         with safe:
-            summary = run_study(s, run_dir, fresh=fresh, progress=safe, max_group_size=max_group_size, lock=lock)
+            summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned)
     except StoreError as e:
         _store_error(e)
     except _user_errors() as e:  # data missing, or a model that does not fit the data
@@ -288,7 +290,7 @@ def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or 
 
     s = _load(study)
     try:
-        groups = plan(s)
+        groups = plan(s).groups
     except _user_errors() as e:
         _usage(f"{s.source}: {e}")
     n_configs = len({t.config_id for t in s.trials})

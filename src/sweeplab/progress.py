@@ -1,7 +1,9 @@
 """Progress displays for a run: a terminal, a log file (or CI), a Jupyter notebook.
 
-All three count *work* (trial-steps, see :mod:`sweeplab.engine.progress`), so the
-bar and the ETA move with training, not with the number of groups.
+All three are event listeners (:class:`sweeplab.engine.progress.Progress`: called
+with an event of :mod:`sweeplab.engine.events`, they run the matching callback)
+and count *work* (trial-steps, see :mod:`sweeplab.engine.progress`), so the bar
+and the ETA move with training, not with the number of groups.
 
 * :class:`TerminalProgress` (stderr is a terminal): two lines redrawn in place.
   The first holds the bar, the percentage, the group count, the elapsed time
@@ -57,7 +59,7 @@ class _Tracked(Progress):
         self.saved = 0
         self.finished = False
 
-    # engine callbacks
+    # callbacks, one per event kind (Progress.__call__ dispatches)
     def run_start(self, groups: Sequence[GroupWork]) -> None:
         self.clock = WorkClock(groups, now=self.now)
         self.n_groups = len(groups)

@@ -147,7 +147,6 @@ def fetch(name: str, *, root=None, mirrors: list[str] | None = None,
         lines += [f"  - {f}" for f in all_failures]
         lines.append(manual_instructions(entry, folder))
         raise DownloadError("\n".join(lines))
-    _load_cached.cache_clear()
     return folder
 
 
@@ -323,19 +322,17 @@ def resolve_params(name: str, params: dict | None = None) -> tuple[str, dict[str
     return entry.name, full
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(name: str, frozen: tuple, root: str | None, download: bool) -> Dataset:
-    entry = _entry(name)
-    return entry.obj(entry.name, root=root, download=download, **dict(frozen))
 
 
 def load_raw(name: str, *, root=None, download: bool = True, **params) -> Dataset:
-    """Native-dtype arrays (uint8 images, float32 points), cached in-process."""
+    """Native-dtype arrays (uint8 images, float32 points), read from the files each call.
+
+    Not cached here: :func:`sweeplab.data.prepare` holds the one in-process data cache.
+    """
     cname, full = resolve_params(name, params)
-    root_key = str(data_dir(root))
-    with _lock:
-        ds = _load_cached(cname, tuple(sorted(full.items())), root_key, download)
-    return ds
+    entry = _entry(cname)
+    with _lock:  # one generator or download at a time writes a dataset's files
+        return entry.obj(entry.name, root=str(data_dir(root)), download=download, **full)
 
 
 def load(name: str, *, dtype: str = "float32", root=None, download: bool = True,

@@ -20,6 +20,7 @@ setting does not reshuffle the others):
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -139,29 +140,28 @@ def _heads(spec: DataSpec, ds: Dataset) -> dict[str, HeadInfo]:
     return {"output": HeadInfo("output", "regression", None, None)}
 
 
+def data_seed(spec: DataSpec, study_seed: int) -> int:
+    """The seed of a trial's data: ``data.seed`` when the study file sets it, else the study seed.
+
+    The one rule: preparation, cross-validation folds and the trial's description all use it.
+    """
+    return int(spec.seed) if spec.seed is not None else int(study_seed)
+
+
+# The one in-process data cache: prepared splits, and the raw datasets they are made from
+# (reading MNIST's files takes about 0.5 s, preparing a variant of it 0.01-0.3 s, so a sweep
+# over data settings reads the files once). Least recently used entries go first.
 _cache: OrderedDict = OrderedDict()
 _cache_lock = threading.Lock()
-_CACHE_SIZE = 4
+_CACHE_SIZE = 5
 
 
-def prepare(spec: DataSpec, *, seed: int, storage: str = "float32", root=None) -> PreparedData:
-    """Model-ready splits for ``spec``; deterministic given (spec, seed); cached in-process.
-
-    ``seed`` is the study seed, used when ``spec.seed`` is None. ``storage="uint8"``
-    keeps 8-bit images as uint8 (with ``affine`` mapping them to model inputs) when no
-    transform produced non-integer values (augment forces float32); otherwise x is
-    float32 and ``affine == (1.0, 0.0)``.
-    """
-    if storage not in ("float32", "uint8"):
-        raise ValueError(f"prepare: storage {storage!r} not accepted; accepted: float32, uint8")
-    if not isinstance(spec, DataSpec):
-        spec = DataSpec.model_validate(spec)
-    key = (spec.model_dump_json(), int(seed), storage, None if root is None else str(root))
+def _cached(key: tuple, make):
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    out = _prepare(spec, int(seed), storage, root)
+    out = make()
     with _cache_lock:
         _cache[key] = out
         while len(_cache) > _CACHE_SIZE:
@@ -169,71 +169,117 @@ def prepare(spec: DataSpec, *, seed: int, storage: str = "float32", root=None) -
     return out
 
 
+def prepare(spec: DataSpec, *, seed: int, storage: str = "float32", root=None) -> PreparedData:
+    """Model-ready splits for ``spec``; deterministic given (spec, seed); cached in-process.
+
+    ``seed`` is the study seed, used when ``spec.seed`` is None (:func:`data_seed`).
+    ``storage="uint8"`` keeps 8-bit images as uint8 (with ``affine`` mapping them to
+    model inputs) when no transform produced non-integer values (augment forces
+    float32); otherwise x is float32 and ``affine == (1.0, 0.0)``.
+    """
+    if storage not in ("float32", "uint8"):
+        raise ValueError(f"prepare: storage {storage!r} not accepted; accepted: float32, uint8")
+    if not isinstance(spec, DataSpec):
+        spec = DataSpec.model_validate(spec)
+    dseed = data_seed(spec, seed)
+    root_key = None if root is None else str(root)
+    key = ("prepared", spec.model_dump_json(), dseed, storage, root_key)
+    return _cached(key, lambda: _prepare(spec, dseed, storage, root))
+
+
+def _raw(spec: DataSpec, root) -> Dataset:
+    key = ("raw", spec.dataset, json.dumps(spec.params, sort_keys=True, default=str),
+           None if root is None else str(root))
+    return _cached(key, lambda: load_raw(spec.dataset, root=root, **spec.params))
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
 
 
-def _prepare(spec: DataSpec, seed: int, storage: str, root) -> PreparedData:
-    dseed = spec.seed if spec.seed is not None else seed
-    ds = load_raw(spec.dataset, root=root, **spec.params)
+def _prepare(spec: DataSpec, dseed: int, storage: str, root) -> PreparedData:
+    """The stages of the module docstring, in its order (``dseed``: the data seed)."""
+    ds = _raw(spec, root)
+    x_tr, y_tr, x_te, y_te = _test_split(spec, ds, dseed)
+    x_tr, y_tr, x_va, y_va = _validation_split(spec, x_tr, y_tr, dseed)
+    x_tr, y_tr = _subsample(spec, ds, x_tr, y_tr, dseed)
+    ys = {k: _targets(spec, ds, y) if y is not None else None
+          for k, y in (("train", y_tr), ("val", y_va), ("test", y_te))}
+    xs = _permute(spec, {"train": x_tr, "val": x_va, "test": x_te}, dseed)
+    xs, affine = _normalize(spec, ds, xs, storage)
+    xs["train"], ys["train"] = _augment(spec, xs["train"], ys["train"], dseed)
+
+    splits = {k: (Split(xs[k], ys[k]) if xs[k] is not None else None) for k in xs}
+    heads = _heads(spec, ds)
+    sizes = " / ".join(f"{k} {len(s)}" for k, s in splits.items() if s is not None)
+    desc = (f"{ds.name}: {spec.task_type()} ({', '.join(heads)}), {sizes}, normalize={spec.normalize_mode()}"
+            + (", permuted pixels" if spec.permute_pixels else "")
+            + (f", augment {spec.augment.fraction:g} sigma {spec.augment.sigma:g}"
+               if spec.augment else "")
+            + f", data seed {dseed}")
+    return PreparedData(splits["train"], splits["val"], splits["test"], heads,
+                        tuple(int(d) for d in xs["train"].shape[1:]), affine, ds.name, desc)
+
+
+def _test_split(spec: DataSpec, ds: Dataset, dseed: int):
+    """2. ``(x_train, y_train, x_test, y_test)``: the official test split, else a random ``test_size``."""
     x_all, y_all = ds.x_train, ds.y_train
-
-    # 2. test split
     if ds.x_test is not None:
-        x_tr, y_tr, x_te, y_te = x_all, y_all, ds.x_test, ds.y_test
-    else:
-        frac = spec.test_fraction()
-        n_test = int(round(len(y_all) * frac))
-        if n_test < 1 or n_test >= len(y_all):
-            raise UserError(f"data.test_size: {frac!r} leaves no test or no training data "
-                             f"for {len(y_all)} samples")
-        te = stratified_choice(_primary(y_all), n_test, _rng(dseed, "test"), spec.stratify)
-        tr = _complement(len(y_all), te)
-        x_tr, y_tr, x_te, y_te = x_all[tr], y_all[tr], x_all[te], y_all[te]
+        return x_all, y_all, ds.x_test, ds.y_test
+    frac = spec.test_fraction()
+    n_test = int(round(len(y_all) * frac))
+    if n_test < 1 or n_test >= len(y_all):
+        raise UserError(f"data.test_size: {frac!r} leaves no test or no training data "
+                         f"for {len(y_all)} samples")
+    te = stratified_choice(_primary(y_all), n_test, _rng(dseed, "test"), spec.stratify)
+    tr = _complement(len(y_all), te)
+    return x_all[tr], y_all[tr], x_all[te], y_all[te]
 
-    # 3. validation
-    x_va = y_va = None
+
+def _validation_split(spec: DataSpec, x_tr, y_tr, dseed: int):
+    """3. ``(x_train, y_train, x_val, y_val)``; the validation pair is None without one."""
     n = len(y_tr)
     if spec.validation_split is not None:
         split_at = int(n * (1.0 - spec.validation_split))  # Keras: last fraction, no shuffle
         if split_at < 1 or split_at >= n:
             raise UserError(f"data.validation_split: {spec.validation_split!r} leaves no "
                              f"training or no validation data for {n} samples")
-        x_va, y_va = x_tr[split_at:], y_tr[split_at:]
-        x_tr, y_tr = x_tr[:split_at], y_tr[:split_at]
-    elif spec.validation_size is not None:
+        return x_tr[:split_at], y_tr[:split_at], x_tr[split_at:], y_tr[split_at:]
+    if spec.validation_size is not None:
         if spec.validation_size >= n:
             raise UserError(f"data.validation_size: {spec.validation_size!r} must be smaller "
                              f"than the {n} training samples")
         va = stratified_choice(_primary(y_tr), spec.validation_size, _rng(dseed, "val"),
                                spec.stratify)
         tr = _complement(n, va)
-        x_va, y_va, x_tr, y_tr = x_tr[va], y_tr[va], x_tr[tr], y_tr[tr]
+        return x_tr[tr], y_tr[tr], x_tr[va], y_tr[va]
+    return x_tr, y_tr, None, None
 
-    # 4. subsample
-    if spec.subsample is not None:
-        if spec.subsample > len(y_tr):
-            raise UserError(f"data.subsample: {spec.subsample!r} exceeds the {len(y_tr)} "
-                             f"training samples available for {ds.name!r}")
-        sub = stratified_choice(_primary(y_tr), spec.subsample, _rng(dseed, "subsample"),
-                                spec.stratify)
-        x_tr, y_tr = x_tr[sub], y_tr[sub]
 
-    # 5. targets
-    ys = {k: _targets(spec, ds, y) if y is not None else None
-          for k, y in (("train", y_tr), ("val", y_va), ("test", y_te))}
+def _subsample(spec: DataSpec, ds: Dataset, x_tr, y_tr, dseed: int):
+    """4. ``subsample`` training samples, drawn from what the validation split left."""
+    if spec.subsample is None:
+        return x_tr, y_tr
+    if spec.subsample > len(y_tr):
+        raise UserError(f"data.subsample: {spec.subsample!r} exceeds the {len(y_tr)} "
+                         f"training samples available for {ds.name!r}")
+    sub = stratified_choice(_primary(y_tr), spec.subsample, _rng(dseed, "subsample"), spec.stratify)
+    return x_tr[sub], y_tr[sub]
 
-    # 6. permutation of pixel positions
-    xs = {"train": x_tr, "val": x_va, "test": x_te}
-    if spec.permute_pixels:
-        h, w = x_tr.shape[1:3]
-        perm = _rng(dseed, "perm").permutation(h * w)
-        for k, x in xs.items():
-            if x is not None:
-                xs[k] = x.reshape(len(x), h * w, -1)[:, perm].reshape(x.shape)
 
-    # 7. normalize (train statistics only)
+def _permute(spec: DataSpec, xs: dict, dseed: int) -> dict:
+    """6. One permutation of the pixel positions (channels move together), applied to every split."""
+    if not spec.permute_pixels:
+        return xs
+    h, w = xs["train"].shape[1:3]
+    perm = _rng(dseed, "perm").permutation(h * w)
+    return {k: None if x is None else x.reshape(len(x), h * w, -1)[:, perm].reshape(x.shape)
+            for k, x in xs.items()}
+
+
+def _normalize(spec: DataSpec, ds: Dataset, xs: dict, storage: str) -> tuple[dict, tuple[float, float]]:
+    """7. Scale with training statistics only; ``(xs, affine)``: uint8 images stay uint8 when allowed."""
     mode = spec.normalize_mode()
     xt = xs["train"]
     image = xt.ndim == 4
@@ -259,39 +305,24 @@ def _prepare(spec: DataSpec, seed: int, storage: str, root) -> PreparedData:
             a, b = 1.0 / sd, -mu / sd
         else:
             a, b = 1.0, 0.0
+    if storage == "uint8" and image and xt.dtype == np.uint8 and spec.augment is None:
+        return xs, (float(a), float(b))
+    a32, b32 = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return {k: None if x is None else x.astype(np.float32) * a32 + b32 for k, x in xs.items()}, (1.0, 0.0)
 
-    keep_uint8 = (storage == "uint8" and image and xt.dtype == np.uint8 and spec.augment is None)
-    if keep_uint8:
-        affine = (float(a), float(b))
-    else:
-        a32, b32 = np.asarray(a, np.float32), np.asarray(b, np.float32)
-        for k, x in xs.items():
-            if x is not None:
-                xs[k] = x.astype(np.float32) * a32 + b32
-        affine = (1.0, 0.0)
 
-    # 8. augment (training split only; sigma in model-input units)
-    if spec.augment is not None and spec.augment.fraction > 0:
-        xt = xs["train"]
-        n_tr = len(xt)
-        n_aug = int(round(spec.augment.fraction * n_tr))
-        if n_aug:
-            rng = _rng(dseed, "augment")
-            src = rng.choice(n_tr, n_aug, replace=n_aug > n_tr)
-            noisy = xt[src] + rng.normal(0.0, spec.augment.sigma, xt[src].shape).astype(np.float32)
-            xs["train"] = np.concatenate([xt, noisy.astype(np.float32)])
-            ys["train"] = {k: np.concatenate([v, v[src]]) for k, v in ys["train"].items()}
-
-    splits = {k: (Split(xs[k], ys[k]) if xs[k] is not None else None) for k in xs}
-    heads = _heads(spec, ds)
-    sizes = " / ".join(f"{k} {len(s)}" for k, s in splits.items() if s is not None)
-    desc = (f"{ds.name}: {spec.task_type()} ({', '.join(heads)}), {sizes}, normalize={mode}"
-            + (", permuted pixels" if spec.permute_pixels else "")
-            + (f", augment {spec.augment.fraction:g} sigma {spec.augment.sigma:g}"
-               if spec.augment else "")
-            + f", data seed {dseed}")
-    return PreparedData(splits["train"], splits["val"], splits["test"], heads,
-                        tuple(int(d) for d in xs["train"].shape[1:]), affine, ds.name, desc)
+def _augment(spec: DataSpec, x: np.ndarray, y: dict, dseed: int) -> tuple[np.ndarray, dict]:
+    """8. Noisy copies appended to the training split (sigma in model-input units)."""
+    if spec.augment is None or spec.augment.fraction <= 0:
+        return x, y
+    n_tr = len(x)
+    n_aug = int(round(spec.augment.fraction * n_tr))
+    if not n_aug:
+        return x, y
+    rng = _rng(dseed, "augment")
+    src = rng.choice(n_tr, n_aug, replace=n_aug > n_tr)
+    noisy = x[src] + rng.normal(0.0, spec.augment.sigma, x[src].shape).astype(np.float32)
+    return np.concatenate([x, noisy.astype(np.float32)]), {k: np.concatenate([v, v[src]]) for k, v in y.items()}
 
 
 def _mean_var(x: np.ndarray, chunk: int = 4096) -> tuple[float, float]:

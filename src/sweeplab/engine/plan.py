@@ -11,16 +11,20 @@ than a memory budget are split.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from sweeplab.engine.progress import GroupWork, steps_per_epoch
 from sweeplab.store.records import TrialRecord
 from sweeplab.errors import UserError
+from sweeplab.trial import TrialContext
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
 PER_TRIAL = "<per-trial>"
@@ -163,3 +167,116 @@ def _bytes(n: int) -> str:
         if n >= scale:
             return f"{n / scale:,.1f} {unit}"
     return f"{n:,} bytes"
+
+
+# ---------------------------------------------------------------------------- a run's plan
+@dataclass(frozen=True)
+class Plan:
+    """A study's groups, checked against their data: made once per run (iterates over ``groups``).
+
+    Attributes:
+        groups: every trial of the study, in study order; each record's ``group``
+            is the key of the group it trains in (memory splits included).
+        work: the work of each whole group, by group key.
+    """
+
+    groups: tuple[Group, ...]
+    work: Mapping[str, GroupWork]
+
+    def __iter__(self) -> Iterator[Group]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        return [t for g in self.groups for t in g.trials]
+
+    def pending(self, done: Iterable[str] = ()) -> list[Group]:
+        """The groups left to train: trials in ``done`` removed, emptied groups dropped, keys kept."""
+        done = set(done)
+        out = []
+        for g in self.groups:
+            todo = tuple(t for t in g.trials if t.trial_id not in done)
+            if todo:
+                out.append(g if len(todo) == len(g.trials) else Group(g.key, todo))
+        return out
+
+    def work_of(self, groups: Iterable[Group]) -> list[GroupWork]:
+        """The work of ``groups`` (groups of this plan, possibly with fewer trials)."""
+        return [dataclasses.replace(self.work[g.key], trials=len(g.trials)) for g in groups]
+
+
+def plan_trials(trials: Iterable[TrialRecord], study_seed: int, *, max_group_size: int | None = None,
+                budget_bytes: int | None = None) -> Plan:
+    """Group ``trials``, check each group against its data, split groups over the memory budget.
+
+    Prepares each group's data once (cached) to learn the model and the batch shapes.
+
+    Raises:
+        ValueError: a group does not fit its data or the memory (one line, before anything is written).
+    """
+    groups: list[Group] = []
+    work: dict[str, GroupWork] = {}
+    for g in plan_groups(trials, max_group_size):
+        ctx = TrialContext.from_config(g.trials[0].config, study_seed)
+        check_group(ctx, g.trials)
+        train = ctx.spec.train
+        limit = max_trials_for(ctx.model.n_params, ctx.batch_size, _activations(ctx.model),
+                               **({"budget_bytes": budget_bytes} if budget_bytes else {}))
+        steps = steps_per_epoch(len(ctx.data.train), train.batch_size, train.cross_validation)
+        for part in split_by_memory(g, limit):
+            groups.append(part)
+            work[part.key] = GroupWork(len(part.trials), int(train.epochs), steps)
+    return Plan(tuple(groups), work)
+
+
+def split_by_memory(group: Group, limit: int) -> list[Group]:
+    """``group`` in parts of at most ``limit`` trials (keys ``<key>-0``, ``<key>-1``...), records relabelled."""
+    if len(group.trials) <= limit:
+        return [group]
+    parts = []
+    for i in range(0, len(group.trials), limit):
+        key = f"{group.key}-{i // limit}"
+        parts.append(Group(key, tuple(_with_group(t, key) for t in group.trials[i:i + limit])))
+    return parts
+
+
+def check_group(ctx: TrialContext, trials: Iterable[TrialRecord]) -> None:
+    """Refuse, at plan time, a group that cannot train: see the ``check_*`` functions.
+
+    ``ctx`` is the context of the group's first trial (the group shares its data and shapes).
+
+    Raises:
+        ValueError: one line naming the field, the value and what is accepted.
+    """
+    for t in trials:
+        es = t.config["train"].get("early_stopping")
+        check_monitor(es and es.get("monitor"), ctx.model, ctx.has_validation)
+    check_trial_fits(ctx.model.n_params, ctx.batch_size, _activations(ctx.model))
+    check_folds(ctx.spec.train.cross_validation, ctx.data)
+
+
+def _activations(model) -> int:
+    """Activations of one example through the trunk (kept for the backward pass)."""
+    return sum(math.prod(node.out_shape) for node in model.nodes())
+
+
+def recorded_metrics(model, has_val: bool) -> list[str]:
+    """The epoch metric names a trial of ``model`` records (Keras History names)."""
+    names = ["loss"] + ([] if model.single else [f"{h.name}_loss" for h in model.heads])
+    names += [model.metric_name(h, m) for h in model.heads for m in h.metrics]
+    return names + ([f"val_{n}" for n in names] if has_val else [])
+
+
+def check_monitor(monitor: str | None, model, has_val: bool) -> None:
+    """Reject an early-stopping monitor that no epoch records (it would never stop a trial)."""
+    if monitor is None:
+        return
+    names = recorded_metrics(model, has_val)
+    if monitor not in names:
+        why = "" if has_val or not monitor.startswith("val_") else \
+            " (there is no validation data: set data.validation_split or train.cross_validation)"
+        raise UserError(f"field 'train.early_stopping.monitor': {monitor!r} is not recorded{why}; "
+                         f"recorded: {', '.join(names)}")

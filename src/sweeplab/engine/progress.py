@@ -1,9 +1,11 @@
 """Progress callbacks and the work they count.
 
-The engine calls a :class:`Progress` object: once with the size of every
-group (``run_start``), then per group ``group_start`` / ``epoch_end`` (once per
-epoch) / ``group_end`` (training done) / ``group_saved`` (committed to the
-store). Displays (terminal, log, notebook) live in :mod:`sweeplab.progress`.
+The engine reports progress as events (:mod:`sweeplab.engine.events`). A
+:class:`Progress` object is a listener: called with an event, it runs the
+callback of its kind: once with the size of every group (``run_start``), then
+per group ``group_start`` / ``epoch_end`` (once per epoch) / ``group_end``
+(training done) / ``group_saved`` (committed to the store). Displays
+(terminal, log, notebook) live in :mod:`sweeplab.progress`.
 
 Work is counted in *trial-steps*: one optimizer step of one trial. A group of
 ``T`` trials training ``E`` epochs of ``S`` steps is ``T * E * S`` units.
@@ -15,26 +17,34 @@ evaluation), so a study whose last group is the big one gets an honest ETA.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from math import ceil
 from typing import Sequence
 
+from sweeplab.engine.events import (EpochDone, Event, GroupFinished, GroupSaved, GroupStarted, GroupWork,
+                                    RunStarted)
 
-@dataclass(frozen=True)
-class GroupWork:
-    """The size of one group: trials x epochs (at most; early stopping ends sooner) x steps per epoch."""
-
-    trials: int
-    epochs: int
-    steps: int
-
-    @property
-    def units(self) -> int:
-        return self.trials * self.epochs * max(self.steps, 1)
+__all__ = ["GroupWork", "Progress", "WorkClock", "steps_per_epoch"]
 
 
 class Progress:
-    """Progress callbacks (all no-ops); subclass and override what you need."""
+    """Progress callbacks (all no-ops); subclass and override what you need.
+
+    An instance is an event listener: ``progress(event)`` calls the callback of
+    the event's kind, so it can be passed wherever an ``emit`` is expected.
+    """
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochDone):
+            self.epoch_end(event.epoch, event.seconds, event.summary)
+        elif isinstance(event, GroupStarted):
+            self.group_start(event.index, event.n_groups, event.n_trials, event.epochs, event.label,
+                             steps=event.steps)
+        elif isinstance(event, GroupFinished):
+            self.group_end(event.seconds)
+        elif isinstance(event, GroupSaved):
+            self.group_saved(event.index)
+        elif isinstance(event, RunStarted):
+            self.run_start(list(event.groups))
 
     def run_start(self, groups: Sequence[GroupWork]) -> None: ...
     def group_start(self, index: int, n_groups: int, n_trials: int, epochs: int, label: str,
@@ -51,25 +61,6 @@ def steps_per_epoch(n_train: int, batch_size, cross_validation: int | None = Non
     n_train = max(n_train, 1)
     bs = n_train if batch_size == "full" else min(int(batch_size), n_train)
     return ceil(n_train / bs)
-
-
-def plan_work(groups, study_seed: int) -> list[GroupWork]:
-    """The work of each planned group (``Group`` from :mod:`sweeplab.engine.plan`)."""
-    import json
-
-    from sweeplab.engine.trainer import _prepared, data_seed, trial_spec
-
-    out = []
-    sizes: dict[tuple[str, int], int] = {}
-    for g in groups:
-        cfg = g.trials[0].config
-        train = trial_spec(cfg).train
-        key = (json.dumps(cfg["data"], sort_keys=True), data_seed(cfg, study_seed))
-        if key not in sizes:
-            sizes[key] = int(_prepared(*key).train.x.shape[0])
-        out.append(GroupWork(len(g.trials), int(train.epochs),
-                             steps_per_epoch(sizes[key], train.batch_size, train.cross_validation)))
-    return out
 
 
 class WorkClock:

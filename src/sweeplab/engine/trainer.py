@@ -11,18 +11,18 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sweeplab.engine.events import EpochDone, Emit, GroupFinished, GroupStarted, ignore
 from sweeplab.engine.plan import INITIALIZER_KEYS
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
-from sweeplab.engine.progress import Progress
-from sweeplab.models.model import Model, build_model
+from sweeplab.models.model import Model
 from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
+from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
@@ -41,25 +41,6 @@ class _TrialState:
 
 
 # ---------------------------------------------------------------------------- data
-@lru_cache(maxsize=2)
-def _prepared(data_json: str, seed: int, storage: str = "uint8"):
-    from sweeplab.data import prepare
-    from sweeplab.data.spec import DataSpec
-
-    return prepare(DataSpec.model_validate(json.loads(data_json)), seed=seed, storage=storage)
-
-
-def trial_spec(config: dict):
-    from sweeplab.spec.expand import TrialSpec
-
-    return TrialSpec.model_validate(config)
-
-
-def data_seed(config: dict, default: int) -> int:
-    seed = config["data"].get("seed")
-    return default if seed is None else int(seed)
-
-
 def _folds(prepared, k: int, seed: int):
     """(train_idx, val_idx) per fold, equalised to the smallest fold (drops at most one sample)."""
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -262,23 +243,25 @@ def _record_epoch(states, model, acc, val, n_tr, n_va, steps, es, epoch) -> np.n
     return improved
 
 
-def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progress | None = None,
+def train_group(trials: list[TrialRecord], *, study_seed: int, emit: Emit = ignore,
                 index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
-    """Train every trial of one group together and return their results."""
-    progress = progress or Progress()
-    specs = [trial_spec(t.config) for t in trials]
+    """Train every trial of one group together and return their results.
+
+    Progress goes to ``emit`` as events (:mod:`sweeplab.engine.events`).
+    """
+    contexts = [TrialContext.from_config(t.config, study_seed) for t in trials]
+    specs = [c.spec for c in contexts]
     data, train = specs[0].data, specs[0].train
-    dseed = data_seed(trials[0].config, study_seed)
-    data_json = json.dumps(trials[0].config["data"], sort_keys=True)
-    prepared = _prepared(data_json, dseed)
-    models = [build_model(sp.model, sp.train, prepared.heads, prepared.input_shape) for sp in specs]
+    dseed = contexts[0].data_seed
+    prepared = contexts[0].data
+    models = [c.model for c in contexts]
     choices = activation_choices(models)
     model = dataclasses.replace(models[0], activation_choices=choices)
     rows = _rows(trials, prepared, train, dseed)
     if rows.whole_split:
         # Images stay uint8 on the device and are converted inside each step; a full batch
         # would convert the whole split every epoch, so keep that one as float32 instead.
-        prepared = _prepared(data_json, dseed, "float32")
+        prepared = contexts[0].with_storage("float32")
     spec = ProgramSpec(rows.batch_size, rows.n_train, train.shuffle, train.gradient_norms, train.eval_batch_size,
                        tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config),
                        whole_split=rows.whole_split)
@@ -308,7 +291,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
     if restore:
         best_params, best_state = jax.tree_util.tree_map(jnp.copy, (params, state))
 
-    progress.group_start(index, n_groups, len(trials), train.epochs, label, steps=program.steps)
+    emit(GroupStarted(index, n_groups, len(trials), train.epochs, label, steps=program.steps))
     epoch_seconds: list[float] = []
     t_group = time.perf_counter()
     for epoch in range(1, train.epochs + 1):
@@ -322,7 +305,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
         if restore and improved.any():
             mask = jnp.asarray(improved)
             best_params, best_state = _select(mask, params, best_params), _select(mask, state, best_state)
-        progress.epoch_end(epoch, epoch_seconds[-1], _summary(states))
+        emit(EpochDone(index, epoch, epoch_seconds[-1], _summary(states)))
         if not any(s.active for s in states):
             break
 
@@ -332,7 +315,7 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, progress: Progres
         params, state = _select(mask, best_params, params), _select(mask, best_state, state)
 
     results = _finish(program, model, prepared, trials, states, params, state, hp["rates"], epoch_seconds)
-    progress.group_end(time.perf_counter() - t_group)
+    emit(GroupFinished(index, time.perf_counter() - t_group))
     return results
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from sweeplab.models.model import Model, build_model
+from sweeplab.models.model import Model
 
 _KERAS_TYPE = {"dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPooling2D",
                "average_pooling2d": "AveragePooling2D", "flatten": "Flatten", "dropout": "Dropout",
@@ -13,11 +11,9 @@ _KERAS_TYPE = {"dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPoolin
 
 def model_for(config: dict, study_seed: int = 0) -> Model:
     """Build the model of a trial configuration (prepares its data to learn the shapes)."""
-    from sweeplab.engine.trainer import _prepared, data_seed, trial_spec
+    from sweeplab.trial import TrialContext  # above models: it composes spec, data and models
 
-    spec = trial_spec(config)
-    prepared = _prepared(json.dumps(config["data"], sort_keys=True), data_seed(config, study_seed))
-    return build_model(spec.model, spec.train, prepared.heads, prepared.input_shape)
+    return TrialContext.from_config(config, study_seed).model
 
 
 def rows(model: Model) -> list[tuple[str, str, str, int]]:

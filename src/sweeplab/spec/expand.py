@@ -35,6 +35,14 @@ class TrialSpec(BaseModel):
     model: ModelSpec
     train: TrainSpec
 
+    def config(self) -> dict[str, Any]:
+        """The sections as plain JSON-able data: a trial's ``TrialRecord.config``."""
+        return {
+            "data": self.data.model_dump(mode="json"),
+            "model": self.model.model_dump(mode="json", exclude_none=True),
+            "train": self.train.model_dump(mode="json"),
+        }
+
 
 @dataclass(frozen=True)
 class Study:
@@ -185,35 +193,44 @@ def _hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def expand(spec: StudySpec, raw: dict, combos: list[dict], source: str) -> list[TrialRecord]:
-    base = {k: copy.deepcopy(raw.get(k, {})) for k in SWEEPABLE}
-    trials: list[TrialRecord] = []
-    for overrides in combos:
-        cfg_raw = copy.deepcopy(base)
-        for path, value in overrides.items():
-            try:
-                deep_set(cfg_raw, path, copy.deepcopy(value))
-            except KeyError:
-                raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table (or the list index is out of range)")
+def expand_one(spec: StudySpec, raw: dict, overrides: dict[str, Any], source: str = "<study>") -> list[TrialRecord]:
+    """One configuration's trials: the study's sections with ``overrides`` written in, x repeats x folds.
+
+    A search strategy creates trials one configuration at a time with it; :func:`expand`
+    maps it over a grid.
+
+    Raises:
+        StudyError: the configuration is invalid (the message names the sweep values).
+    """
+    cfg_raw = {k: copy.deepcopy(raw.get(k, {})) for k in SWEEPABLE}
+    for path, value in overrides.items():
         try:
-            trial_spec = TrialSpec.model_validate(cfg_raw)
-        except ValidationError as e:
-            raise StudyError(format_validation_error(e, source=source, model=TrialSpec,
-                                                     context=_context(overrides))) from None
-        except ValueError as e:
-            raise StudyError(f"{source}: {e}{_context(overrides)}") from None
-        config = {
-            "data": trial_spec.data.model_dump(mode="json"),
-            "model": trial_spec.model.model_dump(mode="json", exclude_none=True),
-            "train": trial_spec.train.model_dump(mode="json"),
-        }
-        config_id = _hash({"overrides": overrides, "config": config}, 12)
-        folds = trial_spec.train.cross_validation
-        for r in range(spec.study.repeats):
-            seed = spec.study.seed + r
-            for fold in (range(folds) if folds else [None]):
-                tid = _hash({"config": config, "seed": seed, "fold": fold, "data_seed": spec.study.seed})
-                trials.append(TrialRecord(tid, config, dict(overrides), config_id, seed, r, fold, group=""))
+            deep_set(cfg_raw, path, copy.deepcopy(value))
+        except KeyError:
+            raise StudyError(f"{source}: field 'sweep.\"{path}\"': {path.rsplit('.', 1)[0]!r} is not a table "
+                             "(or the list index is out of range)") from None
+    try:
+        trial_spec = TrialSpec.model_validate(cfg_raw)
+    except ValidationError as e:
+        raise StudyError(format_validation_error(e, source=source, model=TrialSpec,
+                                                 context=_context(overrides))) from None
+    except ValueError as e:
+        raise StudyError(f"{source}: {e}{_context(overrides)}") from None
+    config = trial_spec.config()
+    config_id = _hash({"overrides": overrides, "config": config}, 12)
+    folds = trial_spec.train.cross_validation
+    trials = []
+    for r in range(spec.study.repeats):
+        seed = spec.study.seed + r
+        for fold in (range(folds) if folds else [None]):
+            tid = _hash({"config": config, "seed": seed, "fold": fold, "data_seed": spec.study.seed})
+            trials.append(TrialRecord(tid, config, dict(overrides), config_id, seed, r, fold, group=""))
+    return trials
+
+
+def expand(spec: StudySpec, raw: dict, combos: list[dict], source: str) -> list[TrialRecord]:
+    """Every configuration's trials (:func:`expand_one`), in grid order."""
+    trials = [t for overrides in combos for t in expand_one(spec, raw, overrides, source)]
     ids = [t.trial_id for t in trials]
     if len(set(ids)) != len(ids):
         raise StudyError(f"{source}: the sweep produces identical trials (a value repeated in an axis?)")

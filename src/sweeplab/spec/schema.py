@@ -338,11 +338,3 @@ class StudySpec(BaseModel):
     sweep: dict[str, Any] = Field(default_factory=dict, description='axes: "section.field" = [values]; '
                                                                     "[[sweep.zip]] axes vary together")
     report: ReportSpec = Field(default_factory=ReportSpec, description="what the report shows")
-
-    def trial_config(self) -> dict[str, Any]:
-        """The sections a trial is built from, as plain JSON-able data."""
-        return {
-            "data": self.data.model_dump(mode="json"),
-            "model": self.model.model_dump(mode="json", exclude_none=True),
-            "train": self.train.model_dump(mode="json"),
-        }

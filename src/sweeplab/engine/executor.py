@@ -1,0 +1,95 @@
+"""Executors: where groups train.
+
+The driver (:func:`sweeplab.engine.run.run_study`) plans a study once, submits
+each group to train as a :class:`GroupTask`, and commits each
+:class:`GroupDone` to the store as it comes back: it stays the only writer,
+whatever runs the groups. An executor is any object with the three methods of
+:class:`Executor`; :class:`LocalExecutor` trains in this process, one group at
+a time (the default). A task and its results are picklable, and so are the
+progress events, so a process-pool or cluster executor ships tasks to workers,
+runs :func:`train_task` there and forwards the workers' events to ``emit`` in
+the driver's thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from sweeplab.engine.events import Emit, ignore
+from sweeplab.engine.plan import Group
+from sweeplab.engine.trainer import train_group
+from sweeplab.store.records import TrialResult
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """One group to train, with what a worker needs besides the code: all picklable.
+
+    Attributes:
+        group: the trials (each with its full configuration).
+        study_seed: the study seed (the data seed unless ``data.seed`` is set).
+        index: the group's position in this run (progress events carry it).
+        n_groups: the number of groups in this run.
+    """
+
+    group: Group
+    study_seed: int
+    index: int
+    n_groups: int
+
+
+@dataclass(frozen=True)
+class GroupDone:
+    """A trained group: one result per trial of ``task.group``."""
+
+    task: GroupTask
+    results: list[TrialResult]
+
+
+class Executor(Protocol):
+    """Trains submitted groups; the driver commits what :meth:`results` yields.
+
+    Contract:
+        * ``submit`` queues a task and returns at once; tasks may be submitted
+          while :meth:`results` is being iterated (a search strategy submits
+          the next batch after reading results).
+        * ``results(emit)`` yields one :class:`GroupDone` per submitted task, in
+          any order, until none is outstanding. Events of the groups in flight
+          go to ``emit``, called in the iterating thread. A task that fails
+          raises from the iteration (nothing is yielded for it).
+        * ``cancel()`` drops every task not yet yielded (after an error or an
+          interrupt); results already yielded are the caller's.
+    """
+
+    def submit(self, task: GroupTask) -> None: ...
+
+    def results(self, emit: Emit = ignore) -> Iterator[GroupDone]: ...
+
+    def cancel(self) -> None: ...
+
+
+def train_task(task: GroupTask, emit: Emit = ignore) -> list[TrialResult]:
+    """Train one task: what every executor runs, in whatever process."""
+    g = task.group
+    return train_group(list(g.trials), study_seed=task.study_seed, emit=emit, index=task.index,
+                       n_groups=task.n_groups, label=g.label)
+
+
+class LocalExecutor:
+    """Trains in this process, one group at a time, in the order submitted."""
+
+    def __init__(self) -> None:
+        self._queue: deque[GroupTask] = deque()
+
+    def submit(self, task: GroupTask) -> None:
+        self._queue.append(task)
+
+    def results(self, emit: Emit = ignore) -> Iterator[GroupDone]:
+        while self._queue:
+            task = self._queue.popleft()
+            yield GroupDone(task, train_task(task, emit))
+
+    def cancel(self) -> None:
+        self._queue.clear()
