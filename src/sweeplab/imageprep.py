@@ -30,13 +30,15 @@ resized to the input size, channels converted.
 
 from __future__ import annotations
 
+from sweeplab.errors import UserError
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """An image file that cannot be read or holds nothing to classify (one line)."""
 
 

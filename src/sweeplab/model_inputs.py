@@ -25,12 +25,14 @@ A shape, dtype or value range that cannot be right raises :class:`ModelInputErro
 
 from __future__ import annotations
 
+from sweeplab.errors import UserError
+
 import numpy as np
 
 from sweeplab.preprocessing import Preprocessing
 
 
-class ModelInputError(ValueError):
+class ModelInputError(UserError):
     """Input that a trained model cannot take (shape, dtype, values); one line."""
 
 

@@ -5,7 +5,10 @@ optional extra ``sweeplab[keras]``) only when called.
 """
 
 
-class ExportError(ValueError):
+from sweeplab.errors import UserError
+
+
+class ExportError(UserError):
     """A model that cannot be written in the asked format (one line, names the layer)."""
 
 

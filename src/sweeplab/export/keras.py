@@ -13,6 +13,8 @@ with ``pip install 'sweeplab[keras]'``. Without ``KERAS_BACKEND`` set, JAX is us
 
 from __future__ import annotations
 
+from sweeplab.errors import MachineError
+
 import os
 
 import numpy as np
@@ -20,7 +22,7 @@ import numpy as np
 from sweeplab.export.architecture import describe
 
 
-class KerasMissingError(RuntimeError):
+class KerasMissingError(MachineError):
     """Keras 3 is not installed (an environment problem, not the user's input)."""
 
 
