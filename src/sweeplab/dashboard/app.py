@@ -56,7 +56,8 @@ class _Guard:
             if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return await PlainTextResponse("forbidden: this dashboard needs the token printed at its start "
                                                "(?token=...)", 403)(scope, receive, send)
-            set_cookie = req.cookies.get(TOKEN_COOKIE) != self.token
+            # a page opened with ?token= keeps it in a cookie for its own requests
+            set_cookie = "token" in req.query_params and req.cookies.get(TOKEN_COOKIE) != self.token
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

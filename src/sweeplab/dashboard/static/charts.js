@@ -63,7 +63,7 @@ function curveCharts(parent, groups, width) {
     });
     const plot = chartBox(parent, metric, legend);
     const opts = {width: width || 560, height: 280, series, bands, legend: {show: false},
-                  scales: {x: {time: false}}, axes: [{label: "epoch"}, {label: metric, size: 60}],
+                  scales: {x: {time: false}}, axes: [{label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}, {label: metric, size: 60}],
                   cursor: {drag: {x: false, y: false}}};
     charts.push(new uPlot(opts, data, plot));
   }
