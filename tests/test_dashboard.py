@@ -27,7 +27,7 @@ EVIL = "<script>alert(1)</script> tiny"
 BASE = "http://127.0.0.1"
 
 
-def study_text(name: str = EVIL, epochs: int = 2, values=("relu", "tanh")) -> str:
+def study_text(name: str = EVIL, epochs: int = 2, values=("relu", "tanh"), hidden=(8,)) -> str:
     sweep = ", ".join(f'"{v}"' for v in values)
     return f"""\
 [study]
@@ -38,7 +38,7 @@ repeats = 2
 dataset = "digits"
 validation_split = 0.2
 [model]
-mlp = {{ hidden = [8], activation = "relu" }}
+mlp = {{ hidden = {list(hidden)}, activation = "relu" }}
 [train]
 optimizer = "adam"
 learning_rate = 0.01

@@ -2,7 +2,8 @@
 // sweep values, messages) is put into the page with textContent, never as HTML.
 "use strict";
 
-const POLL_MS = 2000;
+// How often pages ask the server for changes (?poll=MS to change it, at least 250 ms).
+const POLL_MS = Math.max(250, Number(new URLSearchParams(location.search).get("poll")) || 2000);
 
 // el("td", {class: "num"}, "text", child...) -> a DOM element; strings become text nodes.
 function el(tag, attrs, ...children) {
