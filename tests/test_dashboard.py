@@ -106,6 +106,7 @@ def test_summary_uses_the_report_selection_and_statistics(client):
     s = client.get(f"/api/runs/{rid}/summary").json()
     assert s["metric"] == "val_accuracy" and s["selection"]["split"] == "validation"
     assert s["best"].startswith("The best configuration by validation accuracy is model.mlp.activation = ")
+    s = client.get(f"/api/runs/{rid}/analyses").json()
     assert [e["axis"] for e in s["effects"]] == ["model.mlp.activation"]
     assert s["effects"][0]["labels"] == ["relu", "tanh"] and s["effects"][0]["n"] == [2, 2]
     assert s["heatmap"] is None  # one axis

@@ -128,6 +128,7 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
     """
     dash = Dashboard([Path(r) for r in roots])
     dash.refresh()
+    dash.pool.submit(W.warm_up)  # on the reader thread, while the user opens the browser
 
     def q(request, name, default=None):
         return request.query_params.get(name, default)
@@ -137,6 +138,9 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
 
     def run_summary(request):
         return W.summary(W.view(dash.entry(request.path_params["rid"])), q(request, "metric"))
+
+    def run_analyses(request):
+        return W.analyses(W.view(dash.entry(request.path_params["rid"])), q(request, "metric"))
 
     def run_configs(request):
         v = W.view(dash.entry(request.path_params["rid"]))
@@ -180,6 +184,7 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
         Route("/compare", page("compare")),
         Route("/api/runs", _handler(dash, run_list)),
         Route("/api/runs/{rid:str}/summary", _handler(dash, run_summary)),
+        Route("/api/runs/{rid:str}/analyses", _handler(dash, run_analyses)),
         Route("/api/runs/{rid:str}/configs", _handler(dash, run_configs)),
         Route("/api/runs/{rid:str}/curves", _handler(dash, run_curves)),
         Route("/api/runs/{rid:str}/heatmap", _handler(dash, run_heatmap)),

@@ -155,7 +155,7 @@ def _progress(p: dict | None) -> dict | None:
 
 
 def summary(v: RunView, metric: str | None = None) -> dict:
-    """Everything on the study page except the configuration table and the curves."""
+    """The head of the study page: name, counts, the selection and the best configuration."""
     from sweeplab.analysis.tables import metric_columns
 
     rd = v.rd
@@ -170,12 +170,27 @@ def summary(v: RunView, metric: str | None = None) -> dict:
                selection={"metric": sel.metric, "report": sel.report, "split": sel.split, "note": sel.note,
                           "describe": sel.describe()},
                best=v.memo(("best", m), lambda: _best_text(v, m)),
-               best_config=str(v.table(m)["config_id"].iloc[0]),
-               effects=v.memo(("effects", m), lambda: effects(v, m)),
-               heatmap=v.memo(("heat", m), lambda: heatmap(v, m)),
-               parallel=v.memo(("par", m), lambda: parallel(v, m)),
-               comparison=v.memo(("cmp", m), lambda: comparison(v, m)))
+               best_config=str(v.table(m)["config_id"].iloc[0]))
     return out
+
+
+def analyses(v: RunView, metric: str | None = None) -> dict:
+    """The study page's slower parts, fetched after the table and curves have been drawn: effects
+    per axis, a heat map, parallel coordinates and the comparison with the best."""
+    if v.rd.trials.empty:
+        return {"empty": True}
+    m = v.metric(metric)
+    return {"empty": False, "metric": m,
+            "effects": v.memo(("effects", m), lambda: effects(v, m)),
+            "heatmap": v.memo(("heat", m), lambda: heatmap(v, m)),
+            "parallel": v.memo(("par", m), lambda: parallel(v, m)),
+            "comparison": v.memo(("cmp", m), lambda: comparison(v, m))}
+
+
+def warm_up() -> None:
+    """Import what the first requests need (pandas, matplotlib, the report) before they come."""
+    from sweeplab.analysis import rundata, tables  # noqa: F401
+    from sweeplab.report import build, build_study, build_trial  # noqa: F401
 
 
 def _best_text(v: RunView, metric: str) -> str:

@@ -29,10 +29,15 @@ async function loadSummary() {
   const note = document.getElementById("note");
   note.textContent = s.selection.note; note.hidden = !s.selection.note;
   if (!state.selected.length) state.selected = [s.best_config];
-  drawEffects(s);
-  drawHeat(s.heatmap);
-  drawParallel(s.parallel);
-  drawComparison(s.comparison);
+}
+
+// Effects, heat map, parallel coordinates and the comparison: asked for after the table and curves.
+async function loadAnalyses() {
+  const a = await api(`/api/runs/${encodeURIComponent(RID)}/analyses?metric=` + encodeURIComponent(state.metric));
+  drawEffects(a);
+  drawHeat(a.heatmap);
+  drawParallel(a.parallel);
+  drawComparison(a.comparison);
 }
 
 function drawEffects(s) {
@@ -139,6 +144,7 @@ async function refresh(all) {
     if (state.summary && !state.summary.empty) {
       await loadTable();
       await loadCurves();
+      await loadAnalyses();
     }
     showError(null);
   } catch (e) { showError(e); }
