@@ -293,3 +293,38 @@ def test_tee_forwards_to_the_display_and_the_file(tmp_path):
         tee.group_saved(0)
     assert d.entered and seen == [0] and tee.entered
     assert json.loads((tmp_path / "progress.json").read_text())["done"] is True
+
+
+def test_serve_off_loopback_prints_a_token_and_requires_it(runs):
+    """The real command on 0.0.0.0: the printed URL carries a token; requests without it get 403."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    p = subprocess.Popen([*SWEEPLAB, "serve", str(runs), "--host", "0.0.0.0", "--port", "0"], env=env(), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        head = p.stdout.readline()
+        line = p.stdout.readline()
+        assert "2 runs" in head, head
+        m = re.search(r"http://0\.0\.0\.0:(\d+)/\?token=([\w-]+)", line)
+        assert m, line
+        port, token = m.groups()
+        url = f"http://127.0.0.1:{port}/api/runs"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=5)
+            except urllib.error.HTTPError as e:
+                assert e.code == 403
+                break
+            except OSError:  # not listening yet
+                import time
+
+                time.sleep(0.1)
+            else:
+                raise AssertionError("served without the token")
+        with urllib.request.urlopen(f"{url}?token={token}", timeout=5) as r:
+            assert r.status == 200 and len(json.loads(r.read())["runs"]) == 2
+    finally:
+        p.terminate()
+        p.wait(30)

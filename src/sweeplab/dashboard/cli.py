@@ -35,6 +35,12 @@ def serve(
     for p in roots:
         if not p.is_dir():
             _usage(f"{p}: not a directory; accepted: a run directory or a folder of run directories")
+    if port == 0:  # a free port, known before the URL is printed
+        import socket
+
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host.strip("[]"), 0))
+            port = sock.getsockname()[1]
     local = is_loopback(host)
     token = None if local else new_token()
     app = create_app(roots, token=token, allowed_hosts=None if not local else

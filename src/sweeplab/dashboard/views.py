@@ -263,7 +263,8 @@ def _section(sec) -> dict:
             items.append({"type": "text", "text": str(it.text), "kind": it.kind})
         elif isinstance(it, TableItem):
             d = it.display
-            items.append({"type": "table", "caption": it.caption, "note": it.note,
+            note = "" if "CSV" in it.note else it.note  # the dashboard writes no CSV files
+            items.append({"type": "table", "caption": it.caption, "note": note,
                           "columns": [str(c) for c in d.columns],
                           "rows": [[_cell(x) for x in r] for r in d.itertuples(index=False)],
                           "highlight": list(it.highlight)})
