@@ -328,3 +328,20 @@ def test_serve_off_loopback_prints_a_token_and_requires_it(runs):
     finally:
         p.terminate()
         p.wait(30)
+
+
+def test_interrupted_and_damaged_runs_are_listed_not_fatal(tmp_path):
+    from sweeplab.store import Store, TrialRecord
+    from test_analysis_fixtures import make_run
+
+    make_run(tmp_path / "half", name="half done", repeats=2)
+    with Store(tmp_path / "half") as store:  # one more planned trial, never trained
+        store.register([TrialRecord("pending1", {}, {"train.batch_size": 128}, "c128", 0, 0, None, "g9")])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.sqlite").write_bytes(b"not a database" * 100)
+    c = TestClient(create_app([tmp_path]), base_url=BASE)
+    rows = {r["dir"]: r for r in c.get("/api/runs").json()["runs"]}
+    assert rows["half"]["state"] == "interrupted" and (rows["half"]["finished"], rows["half"]["total"]) == (6, 7)
+    assert rows["broken"]["error"] and rows["broken"]["total"] == 0
+    assert c.get(f"/api/runs/{rows['broken']['id']}/summary").status_code == 409
+    assert c.get(f"/api/runs/{rows['half']['id']}/summary").json()["counts"]["total"] == 7

@@ -26,7 +26,7 @@ def serve(
     try:
         import uvicorn
 
-        from sweeplab.dashboard.app import create_app, is_loopback, new_token
+        from sweeplab.dashboard.app import LOOPBACK_HOSTS, create_app, is_loopback, new_token
     except ImportError as e:
         typer.echo(f"error: sweeplab serve needs starlette and uvicorn ({e.name} is missing): "
                    "pip install 'sweeplab[dashboard]'", err=True)
@@ -43,8 +43,8 @@ def serve(
             port = sock.getsockname()[1]
     local = is_loopback(host)
     token = None if local else new_token()
-    app = create_app(roots, token=token, allowed_hosts=None if not local else
-                     ("127.0.0.1", "localhost", "::1", "[::1]"))
+    hosts = None if not local else (*LOOPBACK_HOSTS, host, f"[{host.strip('[]')}]")
+    app = create_app(roots, token=token, allowed_hosts=hosts)
     n = len(app.state.dashboard.entries)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
