@@ -81,6 +81,8 @@ class Dashboard:
         self.roots = [Path(r) for r in roots]
         self.entries: dict[str, R.RunEntry] = {}
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeplab-dashboard")
+        # per-trial figures take seconds to draw: on their own thread, so polling stays fast
+        self.figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeplab-figures")
 
     def refresh(self) -> dict[str, R.RunEntry]:
         for rid, e in R.discover(self.roots).items():
@@ -93,19 +95,24 @@ class Dashboard:
             raise W.NotFound(f"no run {rid!r} is served here")
         return e
 
-    async def call(self, fn, *args, **kw):
+    async def call(self, fn, *args, pool=None, **kw):
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, lambda: fn(*args, **kw))
+        return await loop.run_in_executor(pool or self.pool, lambda: fn(*args, **kw))
 
 
 def _json(data, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
-def _handler(dash: Dashboard, fn):
+def _handler(dash: Dashboard, fn, then=None):
+    """An endpoint running ``fn(request)`` on the reader thread (and ``then(result, request)``
+    on the figure thread, when given)."""
     async def endpoint(request: Request):
         try:
-            return _json(await dash.call(fn, request))
+            out = await dash.call(fn, request)
+            if then is not None:
+                out = await dash.call(then, out, request, pool=dash.figures)
+            return _json(out)
         except W.NotFound as exc:
             return _json({"error": str(exc)}, 404)
         except (W.BadRequest, ValueError) as exc:
@@ -165,8 +172,10 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
         v = W.view(dash.entry(request.path_params["rid"]))
         return W.heatmap(v, v.metric(q(request, "metric")), q(request, "row"), q(request, "col")) or {}
 
-    def run_trial(request):
-        v = W.view(dash.entry(request.path_params["rid"]))
+    def run_view(request):
+        return W.view(dash.entry(request.path_params["rid"]))
+
+    def run_trial(v, request):
         return W.trial(v, request.path_params["tid"])
 
     def page(name):
@@ -188,7 +197,7 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
         Route("/api/runs/{rid:str}/configs", _handler(dash, run_configs)),
         Route("/api/runs/{rid:str}/curves", _handler(dash, run_curves)),
         Route("/api/runs/{rid:str}/heatmap", _handler(dash, run_heatmap)),
-        Route("/api/runs/{rid:str}/trials/{tid:str}", _handler(dash, run_trial)),
+        Route("/api/runs/{rid:str}/trials/{tid:str}", _handler(dash, run_view, then=run_trial)),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static"),
     ]

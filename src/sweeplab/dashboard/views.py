@@ -144,11 +144,11 @@ def run_row(entry: R.RunEntry) -> dict:
 
 
 def _progress(p: dict | None) -> dict | None:
+    """The numbers of ``progress.json`` the pages show (anything else in the file is dropped)."""
     if not p:
         return None
     keys = ("group", "n_groups", "group_trials", "epoch", "epochs", "saved", "fraction", "eta", "updated")
-    return {k: (_num(p.get(k)) if k not in ("group",) else p.get(k) if isinstance(p.get(k), int) else None)
-            for k in keys}
+    return {k: _num(p.get(k)) for k in keys}
 
 
 # --------------------------------------------------------------------------- study page
@@ -408,7 +408,8 @@ def trial(v: RunView, trial_id: str) -> dict:
     rd1 = dataclasses.replace(rd, epochs=ep, damaged={})
     row = rd.trials.loc[trial_id]
     facts = [[a, V.label(row[a])] for a in rd.axes]
-    facts += [[c, str(row[c])] for c in ("config_id", "seed", "repeat", "fold", "status", "epochs_run") if c in row]
+    facts += [[c, "—" if pd.isna(row[c]) else str(row[c])]
+              for c in ("config_id", "seed", "repeat", "fold", "status", "epochs_run") if c in row]
     results = [[c, _num(row[c])] for c in rd.trials.columns if c.split("_", 1)[0] in ("test", "train", "val")
                and pd.api.types.is_number(row[c])]
     history = [{"split": s, "metric": m, "epoch": [int(x) for x in g["epoch"]], "value": [_num(x) for x in g["value"]]}
