@@ -181,7 +181,8 @@ function parallelPlot(parent, par) {
     const v = par.values[r];
     if (v === null) continue;
     const t = (v - lo) / (hi - lo);
-    ctx.strokeStyle = ramp(t); ctx.globalAlpha = par.values.length > 300 ? 0.25 : 0.6;
+    ctx.strokeStyle = ramp(0.05 + 0.8 * t);  // the palest yellow is hard to see on white
+    ctx.globalAlpha = par.values.length > 300 ? 0.25 : 0.7;
     ctx.beginPath();
     par.dims.forEach((d, i) => {
       const c = d.codes[r];

@@ -70,8 +70,8 @@ function drawParallel(par) {
   document.getElementById("par-sec").hidden = !par.dims.length;
   if (!par.dims.length) return;
   document.getElementById("par-note").textContent = par.shown < par.total
-    ? `The best ${par.shown} of ${par.total} configurations, coloured by ${par.metric}.`
-    : `All ${par.total} configurations, coloured by ${par.metric} (yellow: high).`;
+    ? `The best ${par.shown} of ${par.total} configurations, coloured by ${par.metric} (dark: low, light: high).`
+    : `All ${par.total} configurations, coloured by ${par.metric} (dark: low, light: high).`;
   parallelPlot(document.getElementById("parallel"), par);
 }
 
