@@ -85,8 +85,9 @@ class Dashboard:
         self.figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeplab-figures")
 
     def refresh(self) -> dict[str, R.RunEntry]:
-        for rid, e in R.discover(self.roots).items():
-            self.entries.setdefault(rid, e)
+        """Find the runs again (new ones appear, removed ones go; cached views are kept)."""
+        found = R.discover(self.roots)
+        self.entries = {rid: self.entries.get(rid, e) for rid, e in found.items()}
         return self.entries
 
     def entry(self, rid: str) -> R.RunEntry:
