@@ -116,13 +116,13 @@ def _handler(dash: Dashboard, fn, then=None):
             return _json(out)
         except W.NotFound as exc:
             return _json({"error": str(exc)}, 404)
-        except (W.BadRequest, ValueError) as exc:
-            return _json({"error": str(exc)}, 400)
-        except Exception as exc:  # a damaged store: say so, keep serving the others
+        except Exception as exc:
             from sweeplab.store import StoreError
 
-            if isinstance(exc, StoreError):
+            if isinstance(exc, StoreError):  # a damaged store: say so, keep serving the others
                 return _json({"error": str(exc).splitlines()[0]}, 409)
+            if isinstance(exc, (W.BadRequest, ValueError)):
+                return _json({"error": str(exc)}, 400)
             raise
     return endpoint
 

@@ -73,6 +73,10 @@ class _Snapshot:
         with _open(self.run_dir) as run:
             return run.predictions(trial_id)
 
+    def damaged_trials(self):
+        with _open(self.run_dir) as run:
+            return run.damaged_trials()
+
 
 class RunView:
     """One run at one stamp: its trials and the derived tables (computed once)."""
@@ -134,8 +138,12 @@ def run_row(entry: R.RunEntry) -> dict:
         v = view(entry)
         row.update(name=v.rd.name, **v.counts, error=None)
     except Exception as exc:  # a damaged or half-written store: shown, not fatal
-        row.update(name=entry.path.name, total=0, finished=0, diverged=0,
-                   error=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        from sweeplab.store import StoreError
+
+        text = str(exc).splitlines()[0][:300] if str(exc) else ""
+        if not isinstance(exc, StoreError):  # a bug: name it
+            text = f"{type(exc).__name__}: {text}"
+        row.update(name=entry.path.name, total=0, finished=0, diverged=0, error=text)
     progress = R.read_progress(entry.path)
     running = R.is_running(entry.path, progress)
     row["state"] = R.state(row, running)
