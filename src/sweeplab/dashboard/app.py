@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sweeplab.dashboard import runs as R
+from sweeplab.dashboard import trials as T
 from sweeplab.dashboard import views as W
 
 STATIC = Path(__file__).parent / "static"
@@ -167,7 +168,7 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
                                         if not v.rd.trials.empty else None)
         if cid is None:
             raise W.NotFound("the run has no finished trials")
-        return W.curves(v, str(cid), q(request, "metric"))
+        return T.curves(v, str(cid), q(request, "metric"))
 
     def run_heatmap(request):
         v = W.view(dash.entry(request.path_params["rid"]))
@@ -177,7 +178,7 @@ def create_app(roots, *, token: str | None = None, allowed_hosts=LOOPBACK_HOSTS)
         return W.view(dash.entry(request.path_params["rid"]))
 
     def run_trial(v, request):
-        return W.trial(v, request.path_params["tid"])
+        return T.trial(v, request.path_params["tid"])
 
     def page(name):
         async def serve(request: Request):
