@@ -193,11 +193,11 @@ def test_open_page_follows_a_running_sweep(page, tmp_path):
     srv = Server([runs])
     proc = None
     try:
-        page.goto(srv.url + "/?poll=300")
+        page.goto(srv.url + "/?poll=250")
         page.evaluate("window.__noReload = 1")
-        # 4 groups of one trial; a wide MLP so that each group trains for a few seconds
-        proc = sweeplab_run(tmp_path, "runs/live", text=study_text(name="live run", epochs=8, hidden=(512, 512)),
-                            wait=False)
+        # 6 groups of one trial; a wide MLP so that each group trains for a while even on a fast machine
+        study = study_text(name="live run", epochs=8, hidden=(512, 512), values=("relu", "tanh", "elu"))
+        proc = sweeplab_run(tmp_path, "runs/live", text=study, wait=False)
         seen, states, delays = [], set(), []
         t0 = time.monotonic()
         while time.monotonic() - t0 < 300:
@@ -212,14 +212,14 @@ def test_open_page_follows_a_running_sweep(page, tmp_path):
                     mtimes = [p.stat().st_mtime for p in (db, Path(str(db) + "-wal")) if p.exists()]
                     if n and mtimes:
                         delays.append(time.time() - max(mtimes))
-                if text.strip() == "4 / 4" and proc.poll() is not None:
+                if text.strip() == "6 / 6" and proc.poll() is not None:
                     break
             time.sleep(0.1)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert page.evaluate("window.__noReload") == 1  # the same page, never reloaded
-        assert seen == sorted(seen) and seen[-1] == 4
-        assert len([n for n in seen if 0 < n < 4]) >= 2, seen  # at least two commits seen as they happened
+        assert seen == sorted(seen) and seen[-1] == 6
+        assert len([n for n in seen if 0 < n < 6]) >= 2, seen  # at least two commits seen as they happened
         assert "running" in states
         print(f"live-update delay after a commit: {', '.join(f'{d:.2f}' for d in delays)} s")
         until(page, "document.querySelector('#runs tr[data-run] .badge').textContent === 'finished'")
