@@ -52,13 +52,14 @@ class _Guard:
         if self.hosts is not None and host not in self.hosts:
             return await PlainTextResponse("forbidden: unknown Host header", 403)(scope, receive, send)
         set_cookie = False
+        cookie = f"{TOKEN_COOKIE}_{(scope.get('server') or ('', 0))[1]}"  # cookies ignore ports: one per server
         if self.token is not None:
-            given = req.query_params.get("token") or req.headers.get("x-sweeplab-token") or req.cookies.get(TOKEN_COOKIE)
+            given = req.query_params.get("token") or req.headers.get("x-sweeplab-token") or req.cookies.get(cookie)
             if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return await PlainTextResponse("forbidden: this dashboard needs the token printed at its start "
                                                "(?token=...)", 403)(scope, receive, send)
             # a page opened with ?token= keeps it in a cookie for its own requests
-            set_cookie = "token" in req.query_params and req.cookies.get(TOKEN_COOKIE) != self.token
+            set_cookie = "token" in req.query_params and req.cookies.get(cookie) != self.token
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -67,7 +68,7 @@ class _Guard:
                             (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
                             (b"cache-control", b"no-store")]
                 if set_cookie:
-                    headers.append((b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
+                    headers.append((b"set-cookie", f"{cookie}={self.token}; Path=/; HttpOnly; "
                                                    "SameSite=Strict".encode()))
                 message = {**message, "headers": headers}
             await send(message)
