@@ -253,6 +253,9 @@ def run(
     console.print(Text.assemble((s.name, "bold"), f": {len(s.trials)} trials, {n_todo} to train in "
                                 f"{len(groups)} compiled group(s) -> {run_dir}"))
     console.print(f"device: {_device()}")
+    from sweeplab.dashboard.progress_file import with_progress_file  # progress.json for `sweeplab serve`
+
+    safe.display = with_progress_file(safe.display, run_dir)
     try:
         with safe:
             summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned)
@@ -558,6 +561,9 @@ def _mount_data() -> None:
     from sweeplab.data.cli import app as data_app
 
     app.add_typer(data_app, name="data")
+    from sweeplab.dashboard.cli import mount
+
+    mount(app)
 
 
 def _mount_models() -> None:
