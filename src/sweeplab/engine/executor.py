@@ -20,7 +20,7 @@ from typing import Iterator, Protocol
 from sweeplab.engine.events import Emit, ignore
 from sweeplab.engine.plan import Group
 from sweeplab.engine.trainer import train_group
-from sweeplab.store.records import TrialResult
+from sweeplab.records import TrialResult
 
 
 @dataclass(frozen=True)

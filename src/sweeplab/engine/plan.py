@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from sweeplab.engine.progress import GroupWork, steps_per_epoch
-from sweeplab.store.records import TrialRecord
+from sweeplab.records import TrialRecord
 from sweeplab.errors import UserError
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params

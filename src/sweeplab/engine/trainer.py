@@ -21,7 +21,7 @@ from sweeplab.engine.events import EpochDone, Emit, GroupFinished, GroupStarted,
 from sweeplab.engine.plan import INITIALIZER_KEYS
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
 from sweeplab.models.model import Model
-from sweeplab.store.records import DIVERGED, FINISHED, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, TrialRecord, TrialResult
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
 from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params

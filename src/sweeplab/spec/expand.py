@@ -22,7 +22,7 @@ from sweeplab.data.spec import DataSpec
 from sweeplab.spec.errors import StudyError, format_validation_error, short_repr
 from sweeplab.spec.schema import ModelSpec, StudySpec, TrainSpec
 from sweeplab.spec.source import BUILTIN_DIR, builtin_studies, parse_text, read_text, resolve_path  # noqa: F401
-from sweeplab.store.records import TrialRecord
+from sweeplab.records import TrialRecord
 
 SWEEPABLE = ("data", "model", "train")
 

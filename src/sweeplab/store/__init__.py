@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
 from .errors import StoreEnvironmentError, StoreError
 from .lock import RunLock
 from .paths import DB_NAME

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import StoreEnvironmentError, StoreError, one_line, sqlite_error
 from .paths import DB_NAME, open_regular, sha256_fd, why_damaged, why_unsafe
-from .records import DIVERGED, FINISHED
+from sweeplab.records import DIVERGED, FINISHED
 from .schema import STUDY_KEYS, from_json, has_table, open_error, validate_db
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import StoreEnvironmentError, StoreError, one_line, sqlite_error
-from .records import PENDING, STATUSES
+from sweeplab.records import PENDING, STATUSES
 
 
 #: 1: the first layout. 2: ``artifacts.size`` and ``study_trials`` (the trial set of each

@@ -68,7 +68,7 @@ from .paths import (
 )
 from .reader import finished_ids, verify_artifacts
 from .schema import open_error
-from .records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
 from .schema import SCHEMA_VERSION, initialise, rollback, to_json, transaction, validate_db
 
 #: Study file texts above this size are refused (a study is a page of TOML, not a data set).

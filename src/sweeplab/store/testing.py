@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from .errors import StoreError
-from .records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
 
 __all__ = ["StoreConformance", "make_record", "make_result"]
 

@@ -1,6 +1,6 @@
 """The records that pass from the engine to the results store.
 
-These dataclasses are the contract between ``engine`` (which produces them)
+These dataclasses (in the bottom layer) are the contract between ``engine`` (which produces them)
 and ``store`` (which persists them) and ``analysis``/``report`` (which read
 them back through :func:`sweeplab.store.load`).
 
