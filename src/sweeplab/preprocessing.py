@@ -76,8 +76,10 @@ def data_spec(config: dict):
 
 
 def data_seed(config: dict, study_seed: int) -> int:
-    seed = config["data"].get("seed")
-    return int(study_seed) if seed is None else int(seed)
+    """The data seed of a trial configuration: the pipeline's one rule."""
+    from sweeplab.data.pipeline import data_seed as _data_seed
+
+    return _data_seed(data_spec(config), study_seed)
 
 
 def preprocessing_for(config: dict, study_seed: int = 0, root=None) -> Preprocessing:
@@ -92,11 +94,10 @@ def preprocessing_for(config: dict, study_seed: int = 0, root=None) -> Preproces
     base = spec.model_copy(update={"augment": None})  # augmentation comes after the statistics
     perm = None
     if spec.permute_pixels:
-        # The pipeline draws the permutation from its "perm" stream; no public accessor yet.
-        from sweeplab.data.pipeline import _rng
+        from sweeplab.data.pipeline import pixel_permutation
 
         h, w = entry.meta["shape"][:2]
-        perm = _rng(seed, "perm").permutation(h * w)
+        perm = pixel_permutation(h * w, seed)
     if len(entry.meta["shape"]) == 3:
         prepared = prepare(base, seed=seed, storage="uint8", root=root)
         if prepared.train.x.dtype != np.uint8:  # pragma: no cover - every image dataset is 8-bit today

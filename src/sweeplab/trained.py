@@ -307,12 +307,10 @@ def models_from_run(analysis) -> list[TrainedModel]:
 
 def class_names(config: dict, study_seed: int = 0) -> dict[str, list[str] | None]:
     """Class names per head of a trial configuration (None for a regression head)."""
-    import json
+    from sweeplab.data import prepare
+    from sweeplab.preprocessing import data_spec
 
-    from sweeplab.engine.trainer import _prepared
-    from sweeplab.preprocessing import data_seed
-
-    p = _prepared(json.dumps(config["data"], sort_keys=True), data_seed(config, study_seed))
+    p = prepare(data_spec(config), seed=study_seed, storage="uint8")
     return {k: v.class_names for k, v in p.heads.items()}
 
 

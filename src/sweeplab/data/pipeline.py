@@ -268,12 +268,18 @@ def _subsample(spec: DataSpec, ds: Dataset, x_tr, y_tr, dseed: int):
     return x_tr[sub], y_tr[sub]
 
 
+def pixel_permutation(n_pixels: int, dseed: int) -> np.ndarray:
+    """The permutation ``permute_pixels`` applies for data seed ``dseed`` (:func:`data_seed`);
+    trained models apply the same one to new images."""
+    return _rng(dseed, "perm").permutation(n_pixels)
+
+
 def _permute(spec: DataSpec, xs: dict, dseed: int) -> dict:
     """6. One permutation of the pixel positions (channels move together), applied to every split."""
     if not spec.permute_pixels:
         return xs
     h, w = xs["train"].shape[1:3]
-    perm = _rng(dseed, "perm").permutation(h * w)
+    perm = pixel_permutation(h * w, dseed)
     return {k: None if x is None else x.reshape(len(x), h * w, -1)[:, perm].reshape(x.shape)
             for k, x in xs.items()}
 
