@@ -189,7 +189,7 @@ def _dense(units, activation, spec_mlp=None):
     return LAYERS.validate(cfg)
 
 
-def mlp_layers(mlp, flat_input: bool) -> list[dict]:
+def mlp_layers(mlp, *, flat_input: bool) -> list[dict]:
     """The layer configs the ``mlp`` shorthand stands for (hidden layers; the output layer is the head's)."""
     cfgs = [] if flat_input else [LAYERS.validate({"type": "flatten"})]
     for units in mlp.hidden_sizes():
@@ -249,7 +249,7 @@ def build_model(model_spec, train_spec, data_heads: dict, input_shape: tuple) ->
     return Model(tuple(input_shape), tuple(trunk), tuple(heads), single=False)
 
 
-def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, single):
+def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, *, single: bool):
     kind, n_classes = info.kind, info.n_classes
     units = (n_classes if kind == "multiclass" else 1)
     if hs is not None and hs.units is not None:
