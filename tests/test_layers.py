@@ -59,6 +59,7 @@ def test_layer_gradients_match_finite_differences(cfg, in_shape):
     w = jnp.asarray(np.random.default_rng(1).normal(size=(2, *out_shape)))
 
     state = kind.init_state(cfg, in_shape) if kind.init_state else None
+    state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), state)
 
     def apply(p, xx):
         # The one layer protocol: the layer applies its own activation; the key only when it needs one.
@@ -92,15 +93,17 @@ def test_batch_normalization_updates_moving_statistics_like_keras():
     cfg = LAYERS.validate({"type": "batch_normalization"})
     kind = LAYERS.get("batch_normalization").obj
     x = jnp.asarray(np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)))
-    p = kind.init(cfg, None, (4,))
-    y, st = kind.apply(cfg, p, x, state=kind.init_state(cfg, (4,)), train=True)
+    p, state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, x.dtype),
+                                      (kind.init(cfg, None, (4,)), kind.init_state(cfg, (4,))))
+    y, st = kind.apply(cfg, p, x, state=state, train=True)
     np.testing.assert_allclose(np.asarray(y).mean(0), 0, atol=1e-5)
     # Keras: moving = momentum * moving + (1 - momentum) * batch statistic
     np.testing.assert_allclose(st["moving_mean"], 0.01 * np.asarray(x).mean(0), rtol=1e-5)
     np.testing.assert_allclose(st["moving_variance"], 0.99 + 0.01 * np.asarray(x).var(0), rtol=1e-5)
     y_inf, st2 = kind.apply(cfg, p, x, state=st, train=False)
     assert st2 is st
-    np.testing.assert_allclose(y_inf, (x - st["moving_mean"]) / np.sqrt(st["moving_variance"] + 1e-3), rtol=1e-5)
+    mean, var = np.asarray(st["moving_mean"]), np.asarray(st["moving_variance"])
+    np.testing.assert_allclose(y_inf, (np.asarray(x) - mean) / np.sqrt(var + 1e-3), rtol=1e-5)
 
 
 def test_summary_counts_batch_normalization_statistics_as_non_trainable():

@@ -182,9 +182,15 @@ def _dense_init(cfg, key, in_shape):
     return _kernel_and_bias(cfg, key, (in_shape[0], cfg["units"]), cfg["units"])
 
 
+def _channels(v, ndim: int):
+    """A per-channel vector shaped to broadcast over the last axis of a rank-``ndim`` array
+    (explicitly: the tests run with rank promotion disabled)."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
 def _dense_apply(cfg, p, x, hp):
     y = x @ p["kernel"]
-    return activate(cfg, hp, y + p["bias"] if "bias" in p else y)
+    return activate(cfg, hp, y + _channels(p["bias"], y.ndim) if "bias" in p else y)
 
 
 def _conv_init(cfg, key, in_shape):
@@ -219,7 +225,7 @@ def _pool_shape(cfg, s):
 def _dropout_apply(cfg, p, x, *, state=None, key=None, hp=None, train=False):
     if not train:
         return x, state
-    keep = 1.0 - (hp or {}).get("rate", cfg["rate"])
+    keep = jnp.asarray(1.0 - (hp or {}).get("rate", cfg["rate"]), x.dtype)
     mask = jax.random.bernoulli(key, keep, x.shape)
     # Inverted dropout as in Keras; a rate of 0 keeps every unit (keep == 1).
     return jnp.where(mask, x / keep, 0.0), state
@@ -251,11 +257,12 @@ def _bn_apply(cfg, p, x, *, state, key=None, hp=None, train=False):
         }
     else:
         mean, var, new_state = state["moving_mean"], state["moving_variance"], state
-    y = (x - mean) * jax.lax.rsqrt(var + cfg["epsilon"])
+    c = lambda v: _channels(v, x.ndim)
+    y = (x - c(mean)) * c(jax.lax.rsqrt(var + cfg["epsilon"]))
     if "gamma" in p:
-        y = y * p["gamma"]
+        y = y * c(p["gamma"])
     if "beta" in p:
-        y = y + p["beta"]
+        y = y + c(p["beta"])
     return y, new_state
 
 

@@ -273,7 +273,7 @@ def conv2d(
         fn = _conv_shifted if impl == "shifted" else _conv_patches
         y = fn(x, w, ho, wo, sh, sw)
     if b is not None:
-        y = y + b
+        y = y + b.reshape(1, 1, 1, -1)  # explicit: no silent rank promotion
     return y
 
 
