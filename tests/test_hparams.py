@@ -208,3 +208,20 @@ def test_a_new_random_layer_gets_keys_and_its_per_trial_value(noise_layer):
     alone, _ = train_group([group.trials[1]] * 2, study_seed=0)
     np.testing.assert_allclose(noisy.history[("train", "loss")], alone.history[("train", "loss")], rtol=1e-5)
     assert noisy.history[("train", "loss")] != quiet.history[("train", "loss")]
+
+
+def test_a_group_whose_models_differ_in_structure_is_refused():
+    """Were planning to group trials whose models differ, the trainer refuses (no silent trial-0 value)."""
+    from sweeplab.data.pipeline import HeadInfo
+    from sweeplab.engine.hparams import group_model
+    from sweeplab.models.model import build_model
+    from sweeplab.spec.schema import ModelSpec, TrainSpec
+
+    heads = {"output": HeadInfo("output", "multiclass", 10, None)}
+    m1, m2, m3 = (build_model(ModelSpec.model_validate({"mlp": mlp}), TrainSpec(), heads, (64,))
+                  for mlp in ({"hidden": [4]}, {"hidden": [4], "activation": "tanh"}, {"hidden": [5]}))
+    model, hps = group_model([m1, m2])  # per trial: the hidden activation, an index into the candidates
+    assert dict(model.trunk[0].cfg)["activation"] == ("relu", "tanh")
+    assert [h["dense"]["activation"] for h in hps] == [0, 1]
+    with pytest.raises(RuntimeError, match="differ in model structure"):
+        group_model([m1, m3])

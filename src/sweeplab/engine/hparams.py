@@ -169,12 +169,13 @@ def group_model(models: list[Model]) -> tuple[Model, list[dict[str, dict[str, An
         ``{layer: {param: float32 | int32 index}}``.
 
     Raises:
-        ValueError: the trials differ in structure (planning grouped them wrongly: a bug).
+        RuntimeError: the trials differ in structure (planning grouped them wrongly: a
+            bug, so not a user error), instead of training them all with trial 0's value.
     """
     key = model_structure(models[0])
     for i, m in enumerate(models[1:], 1):
         if model_structure(m) != key:
-            raise ValueError(f"trials 0 and {i} of one group differ in model structure; "
+            raise RuntimeError(f"trials 0 and {i} of one group differ in model structure; "
                              "planning and the layer registry disagree on what is per trial")
     values = [{n.name: _node_split(n)[1] for n in m.nodes()} for m in models]
     candidates: dict[tuple[str, str], tuple] = {}
