@@ -100,7 +100,7 @@ class Model:
                 state[node.name] = kind.init_state(node.cfg, node.in_shape)
         return params, state
 
-    def _run(self, nodes, params, state, new_state, x, hp, key, train):
+    def _run(self, nodes, params, state, new_state, x, hp, key, *, train: bool):
         for node in nodes:
             kind = LAYERS.get(node.kind).obj
             sub = None
@@ -124,10 +124,10 @@ class Model:
         if train and key is None and self.needs_rng:
             raise ValueError("Model.apply(train=True) with random layers (dropout) needs a key")
         new_state = dict(state)
-        h, key = self._run(self.trunk, params, state, new_state, x, hp, key, train)
+        h, key = self._run(self.trunk, params, state, new_state, x, hp, key, train=train)
         outs = {}
         for head in self.heads:
-            z, key = self._run(head.nodes, params, state, new_state, h, hp, key, train)
+            z, key = self._run(head.nodes, params, state, new_state, h, hp, key, train=train)
             outs[head.name] = z
         return outs, new_state
 
@@ -135,7 +135,7 @@ class Model:
         """Activations of every trunk layer (inference mode), for feature-map figures."""
         out, key = {}, jax.random.PRNGKey(0)
         for node in self.trunk:
-            x, key = self._run((node,), params, state, dict(state), x, {}, key, False)
+            x, key = self._run((node,), params, state, dict(state), x, {}, key, train=False)
             out[node.name] = x
         return out
 
