@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sweeplab.models.layers import LAYERS, bn_init_state
+from sweeplab.models.layers import LAYERS
 
 CASES = [
     ({"type": "dense", "units": 3, "activation": "tanh"}, (4,)),
@@ -19,7 +19,13 @@ CASES = [
     ({"type": "flatten"}, (3, 2, 2)),
     ({"type": "dropout", "rate": 0.3}, (6,)),
     ({"type": "batch_normalization"}, (3,)),
+    ({"type": "activation", "activation": "tanh"}, (2, 3)),
 ]
+
+
+def test_every_registered_layer_type_has_a_case():
+    """A new layer type must come with a case above (forward pass and gradients checked)."""
+    assert {LAYERS.canonical(c["type"]) for c, _ in CASES} == set(LAYERS.names())
 
 
 def _fd_check(f, x, eps=1e-6, tol=1e-6):
@@ -52,17 +58,13 @@ def test_layer_gradients_match_finite_differences(cfg, in_shape):
     out_shape = kind.out_shape(cfg, in_shape)
     w = jnp.asarray(np.random.default_rng(1).normal(size=(2, *out_shape)))
 
+    state = kind.init_state(cfg, in_shape) if kind.init_state else None
+    state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), state)
+
     def apply(p, xx):
-        extra = {}
-        if cfg["type"] == "dropout":
-            extra = {"rate": cfg["rate"], "key": jax.random.PRNGKey(3), "train": True}
-        if kind.has_state:
-            y, _ = kind.apply(cfg, p, xx, state=bn_init_state(in_shape), train=True)
-        else:
-            y = kind.apply(cfg, p, xx, **extra)
-        act = cfg.get("activation", "linear")
-        if act == "tanh":
-            y = jnp.tanh(y)
+        # The one layer protocol: the layer applies its own activation; the key only when it needs one.
+        key = jax.random.PRNGKey(3) if kind.needs_rng else None
+        y, _ = kind.apply(cfg, p, xx, state=state, key=key, hp={}, train=True)
         assert y.shape == (2, *out_shape)
         return jnp.sum(y * w)  # a weighted sum exercises every output
 
@@ -78,8 +80,11 @@ def test_dropout_is_identity_at_inference_and_scales_kept_units_in_training():
     cfg = LAYERS.validate({"type": "dropout", "rate": 0.25})
     kind = LAYERS.get("dropout").obj
     x = jnp.ones((1000, 8))
-    assert jnp.array_equal(kind.apply(cfg, {}, x, rate=0.25, key=jax.random.PRNGKey(0), train=False), x)
-    y = np.asarray(kind.apply(cfg, {}, x, rate=0.25, key=jax.random.PRNGKey(0), train=True))
+    assert jnp.array_equal(kind.apply(cfg, {}, x, key=jax.random.PRNGKey(0), train=False)[0], x)
+    y = np.asarray(kind.apply(cfg, {}, x, key=jax.random.PRNGKey(0), train=True)[0])
+    # a per-trial rate (as the group program passes it) wins over the config's
+    y2 = np.asarray(kind.apply(cfg, {}, x, key=jax.random.PRNGKey(0), hp={"rate": jnp.float32(0.5)}, train=True)[0])
+    assert abs((y2 == 0).mean() - 0.5) < 0.02
     assert set(np.unique(y).round(6)) == {0.0, round(1 / 0.75, 6)}
     assert abs((y == 0).mean() - 0.25) < 0.02
 
@@ -88,12 +93,34 @@ def test_batch_normalization_updates_moving_statistics_like_keras():
     cfg = LAYERS.validate({"type": "batch_normalization"})
     kind = LAYERS.get("batch_normalization").obj
     x = jnp.asarray(np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)))
-    p = kind.init(cfg, None, (4,))
-    y, st = kind.apply(cfg, p, x, state=bn_init_state((4,)), train=True)
+    p, state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, x.dtype),
+                                      (kind.init(cfg, None, (4,)), kind.init_state(cfg, (4,))))
+    y, st = kind.apply(cfg, p, x, state=state, train=True)
     np.testing.assert_allclose(np.asarray(y).mean(0), 0, atol=1e-5)
     # Keras: moving = momentum * moving + (1 - momentum) * batch statistic
     np.testing.assert_allclose(st["moving_mean"], 0.01 * np.asarray(x).mean(0), rtol=1e-5)
     np.testing.assert_allclose(st["moving_variance"], 0.99 + 0.01 * np.asarray(x).var(0), rtol=1e-5)
     y_inf, st2 = kind.apply(cfg, p, x, state=st, train=False)
     assert st2 is st
-    np.testing.assert_allclose(y_inf, (x - st["moving_mean"]) / np.sqrt(st["moving_variance"] + 1e-3), rtol=1e-5)
+    mean, var = np.asarray(st["moving_mean"]), np.asarray(st["moving_variance"])
+    np.testing.assert_allclose(y_inf, (np.asarray(x) - mean) / np.sqrt(var + 1e-3), rtol=1e-5)
+
+
+def test_summary_counts_batch_normalization_statistics_as_non_trainable():
+    """Keras: a BatchNormalization of 32 channels has 128 parameters, 64 of them non-trainable."""
+    from sweeplab.data.pipeline import HeadInfo
+    from sweeplab.models.model import build_model
+    from sweeplab.models.summary import rows, summary_text, totals
+    from sweeplab.spec.schema import ModelSpec, TrainSpec
+
+    spec = ModelSpec.model_validate({"layers": [{"type": "conv2d", "filters": 32, "kernel_size": 3},
+                                                {"type": "batch_normalization"},
+                                                {"type": "max_pooling2d"}, {"type": "flatten"}]})
+    model = build_model(spec, TrainSpec(), {"output": HeadInfo("output", "multiclass", 10, None)}, (28, 28, 1))
+    # Keras's numbers: Conv2D 320, BatchNormalization 128, Dense 13*13*32*10 + 10 = 54,090
+    assert [r[1:] for r in rows(model)][1:3] == [("Conv2D", "(None, 26, 26, 32)", 320),
+                                                 ("BatchNormalization", "(None, 26, 26, 32)", 128)]
+    assert totals(model) == {"total": 54_538, "trainable": 54_474, "non_trainable": 64}
+    text = summary_text(model)
+    assert "Total params: 54,538" in text and "Non-trainable params: 64" in text
+    assert model.n_params == 54_474  # what a trial records: trainable parameters

@@ -53,7 +53,7 @@ def test_conv_forward_matches_xla(xs, k, strides, padding):
         return {i: ops.conv2d(x, w, b, strides=strides, padding=padding, impl=i)
                 for i in impls}
 
-    ref = _ref_conv(x, w, strides, padding) + b
+    ref = _ref_conv(x, w, strides, padding) + b.reshape(1, 1, 1, -1)
     assert ref.shape[1:3] == ops.conv_output_shape(xs[1:3], k[:2], strides, padding)
     for impl, got in all_impls(x, w, b).items():
         assert got.shape == ref.shape, impl

@@ -64,7 +64,7 @@ def evaluate(name):
 
     @jax.jit
     def run(x):
-        fd = (jax.vmap(f)(x + steps) - jax.vmap(f)(x - steps)) / (2 * H)
+        fd = (jax.vmap(f)(x[None] + steps) - jax.vmap(f)(x[None] - steps)) / (2 * H)
         return fn(x), jax.grad(f)(x), fd
 
     with jax.enable_x64(True):

@@ -89,7 +89,7 @@ def evaluate(i):
 
     @jax.jit
     def run(zz):
-        fd = (jax.vmap(f)(zz + steps) - jax.vmap(f)(zz - steps)) / (2 * H)
+        fd = (jax.vmap(f)(zz[None] + steps) - jax.vmap(f)(zz[None] - steps)) / (2 * H)
         return loss(zz, jnp.asarray(y), act), jax.grad(f)(zz), fd
 
     with jax.enable_x64(True):

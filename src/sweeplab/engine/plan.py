@@ -1,16 +1,16 @@
 """Planning: which trials share one compiled program (a *group*).
 
-Trials whose configurations differ only in per-trial numbers (seed, fold,
-learning rate and other float optimizer hyperparameters, dropout rates,
+Trials whose configurations differ only in per-trial values (seed, fold, and
+every parameter its registry declares ``per_trial``: learning rate and other
+optimizer hyperparameters, dropout rates, hidden activations, initializers;
 early-stopping settings) share one XLA program and train together under
 ``jax.vmap``. Everything else (architecture, output activations, optimizer kind,
-batch size, epochs, data) is structure, and separates groups. Groups larger
-than a memory budget are split.
+batch size, epochs, data) is structure, and separates groups. The rule lives in
+``engine/hparams.py``. Groups larger than a memory budget are split.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -21,14 +21,11 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from sweeplab.engine.hparams import PER_TRIAL, split_config  # noqa: F401  (PER_TRIAL: re-exported)
 from sweeplab.engine.progress import GroupWork, steps_per_epoch
-from sweeplab.records import TrialRecord
 from sweeplab.errors import UserError
+from sweeplab.records import TrialRecord
 from sweeplab.trial import TrialContext
-from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
-
-PER_TRIAL = "<per-trial>"
-INITIALIZER_KEYS = ("kernel_initializer", "bias_initializer")
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
 
 
@@ -45,35 +42,8 @@ class Group:
 
 
 def structure(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a trial config that decides the compiled program."""
-    s = copy.deepcopy(config)
-    train = s["train"]
-    train["learning_rate"] = PER_TRIAL
-    train.pop("early_stopping", None)
-    opt = OPTIMIZERS.canonical(train["optimizer"])
-    for name in per_trial_params(opt):
-        if name in train["optimizer_params"]:
-            train["optimizer_params"][name] = PER_TRIAL
-    model = s["model"]
-    mlp = model.get("mlp")
-    if mlp and mlp.get("dropout", 0) > 0:
-        mlp["dropout"] = PER_TRIAL  # the layers exist; only their rate differs
-    if mlp:
-        mlp["activation"] = PER_TRIAL  # hidden layers; the output activation stays structure
-    layers = list(model.get("layers") or [])
-    # Without heads, a final dense layer is the output: its activation decides the loss.
-    output = layers[-1] if layers and not model.get("heads") and layers[-1].get("type") == "dense" else None
-    for layer in layers:
-        if "activation" in layer and layer is not output:
-            layer["activation"] = PER_TRIAL
-    for part in [mlp or {}] + layers:
-        if part.get("type") == "dropout":
-            part["rate"] = PER_TRIAL
-        # Parameters are drawn per trial outside the compiled programs: initializers are per trial.
-        for key in INITIALIZER_KEYS:
-            if key in part:
-                part[key] = PER_TRIAL
-    return s
+    """The part of a trial config that decides the compiled program (see ``engine/hparams.py``)."""
+    return split_config(config)[0]
 
 
 def group_key(config: dict[str, Any]) -> str:

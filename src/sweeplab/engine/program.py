@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sweeplab.engine.hparams import HP
 from sweeplab.models.model import Model
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.losses import LOSSES
@@ -76,7 +77,7 @@ class GroupProgram:
             x = x + b
         return x
 
-    def init(self, keys, hp, models=None):
+    def init(self, keys, hp: HP, models=None):
         """Parameters, model state and optimizer state of every trial, stacked.
 
         The parameters are drawn trial by trial outside ``jit``: JAX compiles each
@@ -93,9 +94,9 @@ class GroupProgram:
         return params, state, self._opt_init(params, hp)
 
     def _opt_init_one(self, params, hp):
-        return set_hyperparams(self.opt.init(params), hp["opt"])
+        return set_hyperparams(self.opt.init(params), hp.opt)
 
-    def _head_stats(self, head, z, y, mask, with_cm=True):
+    def _head_stats(self, head, z, y, mask, *, with_cm=True):
         """Per-head loss sum and metric sums for a (masked) batch."""
         loss_fn = LOSSES.get(head.loss).obj
         per_ex = loss_fn(z, _head_target(head, y), head.activation)
@@ -113,18 +114,18 @@ class GroupProgram:
             stats["cm"] = confusion_matrix(y.astype(jnp.int32), pred, n_classes, mask)
         return per_ex, stats
 
-    def _loss(self, params, state, x, ys, mask, rates, key, train, with_cm=True):
-        outs, new_state = self.model.apply(params, state, x, rates=rates, key=key, train=train)
+    def _loss(self, params, state, x, ys, mask, hp: HP, key, *, train: bool, with_cm: bool = True):
+        outs, new_state = self.model.apply(params, state, x, hp=hp.layers, key=key, train=train)
         n = jnp.maximum(jnp.sum(mask), 1.0)
         total, stats = 0.0, {}
         for head in self.model.heads:
-            per_ex, st = self._head_stats(head, outs[head.name], ys[head.name], mask, with_cm)
+            per_ex, st = self._head_stats(head, outs[head.name], ys[head.name], mask, with_cm=with_cm)
             total = total + head.loss_weight * jnp.sum(per_ex * mask) / n
             stats[head.name] = st
         return total, (new_state, stats, outs)
 
     # ---------------------------------------------------------------- training
-    def _epoch_one(self, params, state, opt_state, key, active, rates, order, X, Y):
+    def _epoch_one(self, params, state, opt_state, key, active, hp: HP, order, X, Y):
         """One epoch of one trial over its (host-shuffled, zero-padded) row order.
 
         Shuffling on the host (NumPy, per-trial generator) is far cheaper than
@@ -136,12 +137,12 @@ class GroupProgram:
         bs, steps, n = self.spec.batch_size, self.steps, self.spec.n_train
         order = order.reshape(steps, bs)
         mask = (jnp.arange(steps * bs) < n).astype(jnp.float32).reshape(steps, bs)
-        if self.model.dropout_rates():
+        if self.model.needs_rng:
             key, k_steps = jax.random.split(key)
             step_keys = jax.random.split(k_steps, steps)
         else:
             step_keys = jnp.zeros((steps,), jnp.uint32)  # no randomness inside the model
-        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+        grad_fn = jax.value_and_grad(partial(self._loss, train=True, with_cm=False), has_aux=True)
         cls_heads = [h for h in self.model.heads if h.kind != "regression"]
         start = (params, state, opt_state)
 
@@ -155,8 +156,8 @@ class GroupProgram:
                 # A per-step gather measured faster on CPU than gathering the epoch at once.
                 xb = self._x(X[b_idx])
                 yb = {h: Y[h][b_idx] for h in Y}
-            k = b_key if self.model.dropout_rates() else None
-            (loss, (state, stats, outs)), grads = grad_fn(params, state, xb, yb, b_mask, rates, k, True, False)
+            k = b_key if self.model.needs_rng else None
+            (loss, (state, stats, outs)), grads = grad_fn(params, state, xb, yb, b_mask, hp, k)
             updates, opt_state = self.opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             preds = {h.name: predict_classes(jax.lax.stop_gradient(outs[h.name]), h.activation, h.n_classes or 2)
@@ -165,7 +166,7 @@ class GroupProgram:
             return (params, state, opt_state, ok & jnp.isfinite(loss), acc), preds
 
         acc0 = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(
-            lambda: self._acc_terms(*self._shapes_for_acc(params, state, X, Y, rates))))
+            lambda: self._acc_terms(*self._shapes_for_acc(params, state, X, Y, hp))))
         carry = (params, state, opt_state, jnp.array(True), acc0)
         (params, state, opt_state, ok, acc), preds = jax.lax.scan(step, carry,
                                                                   (order, mask, step_keys))
@@ -182,12 +183,12 @@ class GroupProgram:
             lambda new, old: jnp.where(active, new, old), (params, state, opt_state), start)
         return params, state, opt_state, key, acc
 
-    def _shapes_for_acc(self, params, state, X, Y, rates):
+    def _shapes_for_acc(self, params, state, X, Y, hp: HP):
         xb = self._x(X[: 2])
         yb = {h: Y[h][: 2] for h in Y}
         mask = jnp.ones((2,), jnp.float32)
-        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-        (_, (_, stats, _)), grads = grad_fn(params, state, xb, yb, mask, rates, jax.random.PRNGKey(0), True, False)
+        grad_fn = jax.value_and_grad(partial(self._loss, train=True, with_cm=False), has_aux=True)
+        (_, (_, stats, _)), grads = grad_fn(params, state, xb, yb, mask, hp, jax.random.PRNGKey(0))
         return stats, grads
 
     def _acc_terms(self, stats, grads):
@@ -198,20 +199,20 @@ class GroupProgram:
         return terms
 
     # ---------------------------------------------------------------- evaluation
-    def _eval_batches(self, params, state, rates, n, batch, with_outputs):
+    def _eval_batches(self, params, state, hp: HP, n, batch, *, with_outputs: bool):
         """Scan over ``n`` rows in batches of ``batch(i) -> (x, ys, mask)``; sums and outputs."""
         bs = min(self.spec.eval_batch_size, n)
         steps = ceil(n / bs)
 
         def step(acc, i):
             xb, yb, b_mask = batch(i, bs)
-            _, (_, stats, outs) = self._loss(params, state, self._x(xb), yb, b_mask, rates, None, False)
+            _, (_, stats, outs) = self._loss(params, state, self._x(xb), yb, b_mask, hp, None, train=False)
             acc = jax.tree_util.tree_map(jnp.add, acc, stats)
             return acc, (self.model.predict_proba(outs) if with_outputs else None)
 
         def first_stats():
             xb, yb, b_mask = batch(0, bs)
-            return self._loss(params, state, self._x(xb), yb, b_mask, rates, None, False)[1][1]
+            return self._loss(params, state, self._x(xb), yb, b_mask, hp, None, train=False)[1][1]
 
         shapes = jax.eval_shape(first_stats)
         acc0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
@@ -223,7 +224,7 @@ class GroupProgram:
                     for h, o in outs.items()}
         return acc, outs
 
-    def _eval_one(self, params, state, rates, X, Y, with_outputs=False):
+    def _eval_one(self, params, state, hp: HP, X, Y, *, with_outputs: bool = False):
         """Evaluate on a whole split stored contiguously (validation, test): slices, no gather."""
         n = X.shape[0]
 
@@ -235,9 +236,9 @@ class GroupProgram:
             take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, bs)
             return take(X), {h: take(Y[h]) for h in Y}, mask
 
-        return self._eval_batches(params, state, rates, n, batch, with_outputs)
+        return self._eval_batches(params, state, hp, n, batch, with_outputs=with_outputs)
 
-    def _eval_idx_one(self, params, state, rates, idx, X, Y):
+    def _eval_idx_one(self, params, state, hp: HP, idx, X, Y):
         """Evaluate on rows ``idx`` of X (cross-validation folds)."""
         n = idx.shape[0]
 
@@ -247,7 +248,7 @@ class GroupProgram:
             b_idx = jax.lax.dynamic_slice_in_dim(idx, start, bs)
             return X[b_idx], {h: Y[h][b_idx] for h in Y}, (rows >= i * bs).astype(jnp.float32)
 
-        return self._eval_batches(params, state, rates, n, batch, False)
+        return self._eval_batches(params, state, hp, n, batch, with_outputs=False)
 
 
 def host(tree):

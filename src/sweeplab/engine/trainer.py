@@ -7,8 +7,6 @@ stopping per trial and reports progress. Everything per batch is compiled.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from sweeplab.engine.events import EpochDone, Emit, GroupFinished, GroupStarted, ignore
-from sweeplab.engine.plan import INITIALIZER_KEYS
+from sweeplab.engine.hparams import HP, program_key, static_opt_params, trial_hps
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
 from sweeplab.models.model import Model
 from sweeplab.records import DIVERGED, FINISHED, TrialRecord, TrialResult
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
-from sweeplab.vocab.optimizers import OPTIMIZERS, per_trial_params
 
 
 @dataclass
@@ -55,29 +52,6 @@ def _folds(prepared, k: int, seed: int):
     ntr = min(len(a) for a, _ in splits)
     nva = min(len(b) for _, b in splits)
     return [(a[:ntr], b[:nva]) for a, b in splits]
-
-
-# ---------------------------------------------------------------------------- hyperparameters
-def resolve_hp(config: dict, model: Model) -> dict[str, Any]:
-    """The per-trial numbers of one trial: optimizer hyperparameters and dropout rates."""
-    train = config["train"]
-    entry = OPTIMIZERS.get(train["optimizer"])
-    values = {**entry.defaults(), **train["optimizer_params"]}
-    if train.get("learning_rate") is not None:
-        values["learning_rate"] = train["learning_rate"]
-    opt = {k: float(values[k]) for k in per_trial_params(entry.name)}
-    return {"opt": opt, "rates": model.dropout_rates()}
-
-
-def static_opt_params(config: dict) -> tuple:
-    train = config["train"]
-    entry = OPTIMIZERS.get(train["optimizer"])
-    pt = set(per_trial_params(entry.name))
-    return tuple(sorted((k, v) for k, v in train["optimizer_params"].items() if k not in pt))
-
-
-def _stack(dicts: list[dict]) -> dict:
-    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs), jnp.float32), *dicts)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -147,33 +121,9 @@ def _early_stop(ts: _TrialState, es, value: float | None, epoch: int) -> bool:
 _PROGRAMS: dict[Any, GroupProgram] = {}
 
 
-def activation_choices(models: list[Model]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Layers whose activation differs between the trials of a group, with the candidates."""
-    seen: dict[str, set[str]] = {}
-    for m in models:
-        for node in m.nodes():
-            if "activation" in node.cfg:
-                seen.setdefault(node.name, set()).add(node.cfg["activation"])
-    return tuple((name, tuple(sorted(acts))) for name, acts in seen.items() if len(acts) > 1)
-
-
-def _activation_indices(model: Model, choices) -> dict[str, float]:
-    acts = {n.name: n.cfg.get("activation") for n in model.nodes()}
-    return {f"{name}/activation": float(cands.index(acts[name])) for name, cands in choices}
-
-
-def _model_key(model: Model) -> str:
-    # Initializers are applied per trial outside the compiled programs: not part of the key.
-    chosen = dict(model.activation_choices)
-    drop = lambda n, k: k in INITIALIZER_KEYS or (k == "activation" and n.name in chosen)
-    nodes = [(n.name, n.kind, {k: v for k, v in n.cfg.items() if not drop(n, k)}, n.in_shape)
-             for n in model.nodes()]
-    heads = [(h.name, h.kind, h.n_classes, h.activation, h.loss, h.loss_weight, h.metrics) for h in model.heads]
-    return json.dumps([nodes, heads, model.single, model.activation_choices], sort_keys=True, default=str)
-
-
 def program_for(model: Model, spec: ProgramSpec) -> GroupProgram:
-    key = (_model_key(model), spec)
+    """The compiled program of a group model (see ``hparams.group_model``), cached by structure."""
+    key = (program_key(model), spec)
     if key not in _PROGRAMS:
         _PROGRAMS.clear()  # keep one program alive: compiled executables hold memory
         _PROGRAMS[key] = GroupProgram(model, spec)
@@ -205,16 +155,16 @@ def _rows(trials, prepared, train, dseed: int) -> _Rows:
     return _Rows(tr_idx, va_idx, n_tr, bs, whole_split=bs == n_tr == n and va_idx is None)
 
 
-def _validation(program, data, rows: _Rows, prepared, X, Y, rates):
+def _validation(program, data, rows: _Rows, prepared, X, Y, hp: HP):
     """``(validate(params, state) -> sums, n_val)``, or ``(None, 0)`` without validation data."""
     if rows.val_idx is not None:
         idx = jnp.asarray(rows.val_idx, jnp.int32)
-        return (lambda p, s: program.evaluate_idx(p, s, rates, idx, X, Y)[0]), rows.val_idx.shape[1]
+        return (lambda p, s: program.evaluate_idx(p, s, hp, idx, X, Y)[0]), rows.val_idx.shape[1]
     split = prepared.test if data.validation_data == "test" else prepared.val
     if split is None or split.x.shape[0] == 0:
         return None, 0
     Xv, Yv = jnp.asarray(split.x), {h: jnp.asarray(v) for h, v in split.y.items()}
-    return (lambda p, s: program.evaluate(p, s, rates, Xv, Yv)[0]), split.x.shape[0]
+    return (lambda p, s: program.evaluate(p, s, hp, Xv, Yv)[0]), split.x.shape[0]
 
 
 def _record_epoch(states, model, acc, val, n_tr, n_va, steps, es, epoch) -> np.ndarray:
@@ -243,65 +193,80 @@ def _record_epoch(states, model, acc, val, n_tr, n_va, steps, es, epoch) -> np.n
     return improved
 
 
-def train_group(trials: list[TrialRecord], *, study_seed: int, emit: Emit = ignore,
-                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
-    """Train every trial of one group together and return their results.
+@dataclass
+class _Setup:
+    """Everything one group trains with, prepared before the first epoch."""
 
-    Progress goes to ``emit`` as events (:mod:`sweeplab.engine.events`).
-    """
+    trials: list[TrialRecord]
+    train: Any  # TrainSpec of the group (structure: equal for every trial)
+    es: list  # each trial's EarlyStoppingSpec or None
+    prepared: Any
+    model: Model  # the group's compiled model (per-trial values replaced)
+    models: list[Model]  # each trial's own model (its initializers)
+    rows: _Rows
+    program: GroupProgram
+    hp: HP  # stacked per-trial values
+    X: jax.Array
+    Y: dict[str, jax.Array]
+    validate: Any  # validate(params, state) -> sums, or None
+    n_val: int
+
+    def epoch_order(self, shufflers) -> jax.Array:
+        """Each trial's row order for one epoch, padded to whole batches (padding is masked)."""
+        rows = self.rows
+        out = np.zeros((len(self.trials), self.program.steps * rows.batch_size), np.int32)
+        for i, rng in enumerate(shufflers):
+            idx = rows.train_idx[i]
+            out[i, :rows.n_train] = idx[rng.permutation(rows.n_train)] if self.train.shuffle else idx
+        return jnp.asarray(out)
+
+
+def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
+    """Data, models, rows, the compiled program and the per-trial values of one group."""
     contexts = [TrialContext.from_config(t.config, study_seed) for t in trials]
     specs = [c.spec for c in contexts]
     data, train = specs[0].data, specs[0].train
     dseed = contexts[0].data_seed
     prepared = contexts[0].data
     models = [c.model for c in contexts]
-    choices = activation_choices(models)
-    model = dataclasses.replace(models[0], activation_choices=choices)
+    model, hp = trial_hps([t.config for t in trials], models)
     rows = _rows(trials, prepared, train, dseed)
     if rows.whole_split:
         # Images stay uint8 on the device and are converted inside each step; a full batch
         # would convert the whole split every epoch, so keep that one as float32 instead.
         prepared = contexts[0].with_storage("float32")
-    spec = ProgramSpec(rows.batch_size, rows.n_train, train.shuffle, train.gradient_norms, train.eval_batch_size,
-                       tuple(float(a) for a in prepared.affine), train.optimizer, static_opt_params(trials[0].config),
-                       whole_split=rows.whole_split)
+    spec = ProgramSpec(batch_size=rows.batch_size, n_train=rows.n_train, shuffle=train.shuffle,
+                       gradient_norms=train.gradient_norms, eval_batch_size=train.eval_batch_size,
+                       affine=tuple(float(a) for a in prepared.affine), optimizer=train.optimizer,
+                       static_opt_params=static_opt_params(trials[0].config), whole_split=rows.whole_split)
     program = program_for(model, spec)
     X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
+    validate, n_val = _validation(program, data, rows, prepared, X, Y, hp)
+    return _Setup(trials, train, [sp.train.early_stopping for sp in specs], prepared, model, models, rows,
+                  program, hp, X, Y, validate, n_val)
+
+
+def _train_loop(g: _Setup, emit: Emit, index: int):
+    """Train every epoch: returns ``(params, state, trial states, epoch seconds)``."""
+    trials, program, es = g.trials, g.program, g.es
     shufflers = [np.random.default_rng([t.seed, t.fold or 0, 0x5EED]) for t in trials]
-
-    def epoch_order() -> jax.Array:
-        """Each trial's row order for one epoch, padded to whole batches (padding is masked)."""
-        out = np.zeros((len(trials), program.steps * rows.batch_size), np.int32)
-        for i, rng in enumerate(shufflers):
-            idx = rows.train_idx[i]
-            out[i, :rows.n_train] = idx[rng.permutation(rows.n_train)] if train.shuffle else idx
-        return jnp.asarray(out)
-
-    hps = [resolve_hp(t.config, m) for t, m in zip(trials, models)]
-    for h, m in zip(hps, models):
-        h["rates"].update(_activation_indices(m, choices))
-    hp = _stack(hps)
-    validate, n_va = _validation(program, data, rows, prepared, X, Y, hp["rates"])
     keys = jnp.stack([jax.random.PRNGKey(t.seed) for t in trials])
     init_keys, keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
-    params, state, opt_state = program.init(init_keys, hp, models)
+    params, state, opt_state = program.init(init_keys, g.hp, g.models)
     states = [_TrialState(t) for t in trials]
-    es = [sp.train.early_stopping for sp in specs]
     restore = any(e is not None and e.restore_best_weights for e in es)
     if restore:
         best_params, best_state = jax.tree_util.tree_map(jnp.copy, (params, state))
 
-    emit(GroupStarted(index, n_groups, len(trials), train.epochs, label, steps=program.steps))
     epoch_seconds: list[float] = []
-    t_group = time.perf_counter()
-    for epoch in range(1, train.epochs + 1):
+    for epoch in range(1, g.train.epochs + 1):
         t0 = time.perf_counter()
         active = jnp.asarray([s.active for s in states])
         params, state, opt_state, keys, acc = program.epoch(
-            params, state, opt_state, keys, active, hp["rates"], epoch_order(), X, Y)
-        acc, val = host((acc, validate(params, state) if validate is not None else None))
+            params, state, opt_state, keys, active, g.hp, g.epoch_order(shufflers), g.X, g.Y)
+        acc, val = host((acc, g.validate(params, state) if g.validate is not None else None))
         epoch_seconds.append(time.perf_counter() - t0)
-        improved = _record_epoch(states, model, acc, val, rows.n_train, n_va, program.steps, es, epoch)
+        improved = _record_epoch(states, g.model, acc, val, g.rows.n_train, g.n_val, program.steps, es, epoch)
         if restore and improved.any():
             mask = jnp.asarray(improved)
             best_params, best_state = _select(mask, params, best_params), _select(mask, state, best_state)
@@ -313,8 +278,20 @@ def train_group(trials: list[TrialRecord], *, study_seed: int, emit: Emit = igno
         mask = jnp.asarray([bool(e and e.restore_best_weights and s.stopped_epoch and s.best_epoch)
                             for e, s in zip(es, states)])
         params, state = _select(mask, best_params, params), _select(mask, best_state, state)
+    return params, state, states, epoch_seconds
 
-    results = _finish(program, model, prepared, trials, states, params, state, hp["rates"], epoch_seconds)
+
+def train_group(trials: list[TrialRecord], *, study_seed: int, emit: Emit = ignore,
+                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
+    """Train every trial of one group together and return their results.
+
+    Progress goes to ``emit`` as events (:mod:`sweeplab.engine.events`).
+    """
+    g = _setup_group(trials, study_seed)
+    emit(GroupStarted(index, n_groups, len(trials), g.train.epochs, label, steps=g.program.steps))
+    t_group = time.perf_counter()
+    params, state, states, epoch_seconds = _train_loop(g, emit, index)
+    results = _finish(g.program, g.model, g.prepared, trials, states, params, state, g.hp, epoch_seconds)
     emit(GroupFinished(index, time.perf_counter() - t_group))
     return results
 
@@ -339,13 +316,13 @@ def _summary(states) -> dict[str, float]:
     return out
 
 
-def _finish(program, model, prepared, trials, states, params, state, rates, epoch_seconds):
+def _finish(program, model, prepared, trials, states, params, state, hp: HP, epoch_seconds):
     test_stats, proba = {}, {}
     n_te = 0 if prepared.test is None else prepared.test.x.shape[0]
     if n_te:
         Xt = jnp.asarray(prepared.test.x)
         Yt = {h: jnp.asarray(v) for h, v in prepared.test.y.items()}
-        test_stats, proba = program.predict(params, state, rates, Xt, Yt)
+        test_stats, proba = program.predict(params, state, hp, Xt, Yt)
         test_stats, proba = host((test_stats, proba))
     params_h, state_h = host((params, state))
     first = epoch_seconds[0] if epoch_seconds else 0.0

@@ -1,9 +1,18 @@
 """Layers as data: a table of Keras layer types with their parameters and defaults.
 
 Each layer type has a parameter table (validated in plain Python before
-anything compiles), a shape rule, an ``init`` and an ``apply`` function over
-``jax.lax``/``jax.numpy``. Layouts follow Keras: images are NHWC, dense
-kernels ``(in, out)``, conv kernels HWIO.
+anything compiles) and a :class:`LayerType`: the one protocol every layer
+follows (shape rule, ``init``, ``init_state``, ``apply``, ``needs_rng``,
+Keras display name). The model calls every layer the same way, so a new
+layer, stateful or random, is one entry here. Layouts follow Keras: images
+are NHWC, dense kernels ``(in, out)``, conv kernels HWIO.
+
+Per-trial parameters (``Param(per_trial=True)``) reach ``apply`` through
+``hp``: numbers as float32 arrays, and a name listed in ``LayerType.choices``
+as an int32 index into the group's candidates, which ``cfg`` then holds as a
+tuple (see :mod:`sweeplab.engine.hparams`). Other per-trial names (the
+initializers) are used by ``init`` only, which runs per trial outside the
+compiled program.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from sweeplab.models import ops
+from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.initializers import make_initializer
 from sweeplab.vocab.params import POSITIVE, POSITIVE_INT, UNIT_OPEN_RIGHT, Name, OneOf, Pair, check_entry
 from sweeplab.vocab.registry import Entry, Param, Registry, UnknownNameError
@@ -23,12 +33,31 @@ from sweeplab.vocab.registry import Entry, Param, Registry, UnknownNameError
 
 @dataclass(frozen=True)
 class LayerType:
-    """The behaviour of one layer type: shapes, parameter init, forward pass."""
+    """The behaviour of one layer type: the protocol every layer follows.
 
+    Attributes:
+        keras_name: the Keras class name, shown by ``summary`` (``"Conv2D"``).
+        out_shape: ``out_shape(cfg, in_shape) -> out_shape`` (one example, no batch axis);
+            raises ValueError when the layer does not fit its input.
+        apply: ``apply(cfg, params, x, *, state, key, hp, train) -> (y, new_state)``.
+            ``state`` is this layer's state (None without ``init_state``), ``key`` a
+            PRNG key when ``needs_rng`` and training (else None), ``hp`` this trial's
+            per-trial values of this layer (see the module docstring).
+        init: ``init(cfg, key, in_shape) -> params`` (trainable arrays), or None.
+        init_state: ``init_state(cfg, in_shape) -> state`` (non-trainable arrays
+            updated by ``apply``, e.g. moving statistics), or None.
+        needs_rng: ``apply`` draws random numbers while training.
+        choices: per-trial parameters naming an activation chosen inside the
+            compiled program (an int32 index per trial).
+    """
+
+    keras_name: str
     out_shape: Callable[[dict, tuple], tuple]
+    apply: Callable[..., tuple[Any, Any]]
     init: Callable[[dict, Any, tuple], dict] | None = None
-    apply: Callable[..., Any] | None = None
-    has_state: bool = False
+    init_state: Callable[[dict, tuple], dict] | None = None
+    needs_rng: bool = False
+    choices: tuple[str, ...] = ()
 
 
 class LayerRegistry(Registry):
@@ -62,6 +91,29 @@ def _pool_strides(cfg):
 
 
 # ----------------------------------------------------------------------------- behaviour
+def activate(cfg: dict, hp: dict, y):
+    """Apply the layer's activation: one name, or this trial's pick among the group's candidates.
+
+    With several candidates every one is computed and ``lax.select_n`` keeps this
+    trial's (a select, so an unused candidate's inf/nan cannot leak).
+    """
+    acts = cfg.get("activation", "linear")
+    if isinstance(acts, (tuple, list)):
+        if len(acts) > 1:
+            return jax.lax.select_n(hp["activation"], *[ACTIVATIONS.get(a).obj(y) for a in acts])
+        (acts,) = acts
+    return y if acts == "linear" else ACTIVATIONS.get(acts).obj(y)
+
+
+def _stateless(fn):
+    """A layer without state: ``fn(cfg, params, x, hp) -> y`` in the layer protocol."""
+
+    def apply(cfg, params, x, *, state=None, key=None, hp=None, train=False):
+        return fn(cfg, params, x, hp or {}), state
+
+    return apply
+
+
 def _kernel_and_bias(cfg, key, kernel_shape, units) -> dict:
     kk, kb = jax.random.split(key)
     p = {"kernel": make_initializer(cfg["kernel_initializer"])(kk, kernel_shape, jnp.float32)}
@@ -76,9 +128,15 @@ def _dense_init(cfg, key, in_shape):
     return _kernel_and_bias(cfg, key, (in_shape[0], cfg["units"]), cfg["units"])
 
 
-def _dense_apply(cfg, p, x, **_):
+def _channels(v, ndim: int):
+    """A per-channel vector shaped to broadcast over the last axis of a rank-``ndim`` array
+    (explicitly: the tests run with rank promotion disabled)."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
+def _dense_apply(cfg, p, x, hp):
     y = x @ p["kernel"]
-    return y + p["bias"] if "bias" in p else y
+    return activate(cfg, hp, y + _channels(p["bias"], y.ndim) if "bias" in p else y)
 
 
 def _conv_init(cfg, key, in_shape):
@@ -87,8 +145,9 @@ def _conv_init(cfg, key, in_shape):
     return _kernel_and_bias(cfg, key, (*cfg["kernel_size"], in_shape[2], cfg["filters"]), cfg["filters"])
 
 
-def _conv_apply(cfg, p, x, **_):
-    return ops.conv2d(x, p["kernel"], p.get("bias"), strides=cfg["strides"], padding=cfg["padding"])
+def _conv_apply(cfg, p, x, hp):
+    return activate(cfg, hp, ops.conv2d(x, p["kernel"], p.get("bias"), strides=cfg["strides"],
+                                        padding=cfg["padding"]))
 
 
 def _conv_shape(cfg, s):
@@ -109,13 +168,13 @@ def _pool_shape(cfg, s):
     return (h, w, s[2])
 
 
-def _dropout_apply(cfg, p, x, *, rate, key, train, **_):
+def _dropout_apply(cfg, p, x, *, state=None, key=None, hp=None, train=False):
     if not train:
-        return x
-    keep = 1.0 - rate
+        return x, state
+    keep = jnp.asarray(1.0 - (hp or {}).get("rate", cfg["rate"]), x.dtype)
     mask = jax.random.bernoulli(key, keep, x.shape)
     # Inverted dropout as in Keras; a rate of 0 keeps every unit (keep == 1).
-    return jnp.where(mask, x / keep, 0.0)
+    return jnp.where(mask, x / keep, 0.0), state
 
 
 def _bn_init(cfg, key, in_shape):
@@ -128,12 +187,12 @@ def _bn_init(cfg, key, in_shape):
     return p
 
 
-def bn_init_state(in_shape) -> dict:
+def _bn_init_state(cfg, in_shape) -> dict:
     c = in_shape[-1]
     return {"moving_mean": jnp.zeros((c,), jnp.float32), "moving_variance": jnp.ones((c,), jnp.float32)}
 
 
-def _bn_apply(cfg, p, x, *, state, train, **_):
+def _bn_apply(cfg, p, x, *, state, key=None, hp=None, train=False):
     axes = tuple(range(x.ndim - 1))
     if train:
         mean, var = jnp.mean(x, axes), jnp.var(x, axes)
@@ -144,11 +203,12 @@ def _bn_apply(cfg, p, x, *, state, train, **_):
         }
     else:
         mean, var, new_state = state["moving_mean"], state["moving_variance"], state
-    y = (x - mean) * jax.lax.rsqrt(var + cfg["epsilon"])
+    c = lambda v: _channels(v, x.ndim)
+    y = (x - c(mean)) * c(jax.lax.rsqrt(var + cfg["epsilon"]))
     if "gamma" in p:
-        y = y * p["gamma"]
+        y = y * c(p["gamma"])
     if "beta" in p:
-        y = y + p["beta"]
+        y = y + c(p["beta"])
     return y, new_state
 
 
@@ -163,12 +223,13 @@ _ACTIVATION = Param("activation", "linear", "activation (per trial, except an ou
 _PADDING = Param("padding", "valid", "'valid' or 'same'", check=OneOf("valid", "same"))
 
 LAYERS.add(Entry(
-    "dense", LayerType(lambda c, s: (c["units"],), _dense_init, _dense_apply),
+    "dense", LayerType("Dense", lambda c, s: (c["units"],), _stateless(_dense_apply), _dense_init,
+                       choices=("activation",)),
     "fully connected layer: activation(x @ kernel + bias)",
     (Param("units", None, "number of output units", check=POSITIVE_INT), _ACTIVATION, *_INIT_PARAMS),
 ))
 LAYERS.add(Entry(
-    "conv2d", LayerType(_conv_shape, _conv_init, _conv_apply),
+    "conv2d", LayerType("Conv2D", _conv_shape, _stateless(_conv_apply), _conv_init, choices=("activation",)),
     "2-D convolution over NHWC images (kernel HWIO)",
     (Param("filters", None, "number of filters", check=POSITIVE_INT),
      Param("kernel_size", 3, "int or [h, w]", check=Pair()),
@@ -178,25 +239,28 @@ _POOL_PARAMS = (Param("pool_size", 2, "int or [h, w]", check=Pair()),
                 Param("strides", None, "default: pool_size", check=Pair(none_ok=True)), _PADDING)
 LAYERS.add(Entry(
     "max_pooling2d",
-    LayerType(_pool_shape, None, lambda c, p, x, **_: ops.max_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
+    LayerType("MaxPooling2D", _pool_shape,
+              _stateless(lambda c, p, x, hp: ops.max_pool2d(x, c["pool_size"], c["strides"], c["padding"]))),
     "max over pool windows", _POOL_PARAMS, aliases=("maxpooling2d", "max_pool2d"), meta={"finish": _pool_strides},
 ))
 LAYERS.add(Entry(
     "average_pooling2d",
-    LayerType(_pool_shape, None, lambda c, p, x, **_: ops.avg_pool2d(x, c["pool_size"], c["strides"], c["padding"])),
+    LayerType("AveragePooling2D", _pool_shape,
+              _stateless(lambda c, p, x, hp: ops.avg_pool2d(x, c["pool_size"], c["strides"], c["padding"]))),
     "mean over pool windows", _POOL_PARAMS, aliases=("averagepooling2d", "avg_pool2d"), meta={"finish": _pool_strides},
 ))
 LAYERS.add(Entry(
-    "flatten", LayerType(lambda c, s: (prod(s),), None, lambda c, p, x, **_: x.reshape(x.shape[0], -1)),
+    "flatten", LayerType("Flatten", lambda c, s: (prod(s),), _stateless(lambda c, p, x, hp: x.reshape(x.shape[0], -1))),
     "flatten all but the batch axis", (),
 ))
 LAYERS.add(Entry(
-    "dropout", LayerType(lambda c, s: s, None, _dropout_apply),
+    "dropout", LayerType("Dropout", lambda c, s: s, _dropout_apply, needs_rng=True),
     "inverted dropout while training (the rate can differ between trials of one group)",
     (Param("rate", 0.5, "fraction of units dropped", per_trial=True, check=UNIT_OPEN_RIGHT),),
 ))
 LAYERS.add(Entry(
-    "batch_normalization", LayerType(lambda c, s: s, _bn_init, _bn_apply, has_state=True),
+    "batch_normalization", LayerType("BatchNormalization", lambda c, s: s, _bn_apply, _bn_init,
+                                     init_state=_bn_init_state),
     "normalise over the batch (moving statistics for evaluation)",
     (Param("momentum", 0.99, "moving-average momentum", check=UNIT_OPEN_RIGHT),
      Param("epsilon", 1e-3, "variance epsilon", check=POSITIVE),
@@ -204,8 +268,9 @@ LAYERS.add(Entry(
     aliases=("batchnormalization",),
 ))
 LAYERS.add(Entry(
-    "activation", LayerType(lambda c, s: s, None, lambda c, p, x, **_: x),
+    "activation", LayerType("Activation", lambda c, s: s, _stateless(lambda c, p, x, hp: activate(c, hp, x)),
+                            choices=("activation",)),
     "apply an activation function", (_ACTIVATION,),
 ))
 
-__all__ = ["LAYERS", "LayerType", "UnknownNameError", "bn_init_state"]
+__all__ = ["LAYERS", "LayerType", "UnknownNameError", "activate"]

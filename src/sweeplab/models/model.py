@@ -9,15 +9,14 @@ pre-activation outputs so that losses can be computed stably from logits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from math import prod
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from sweeplab.models.layers import LAYERS, bn_init_state
 from sweeplab.errors import UserError
+from sweeplab.models.layers import LAYERS
 from sweeplab.vocab.activations import ACTIVATIONS
 
 DEFAULT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
@@ -34,7 +33,8 @@ class Node:
     cfg: dict[str, Any]
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    n_params: int
+    n_params: int  # trainable
+    n_state: int = 0  # non-trainable (e.g. batch normalization's moving statistics)
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,6 @@ class Model:
     trunk: tuple[Node, ...]
     heads: tuple[Head, ...]
     single: bool = True  # one head named "output": Keras metric names without prefix
-    conv_impl: str = field(default="auto", compare=False)
-    # Layers whose activation differs between the trials of a compiled group: the
-    # candidates, chosen per trial by ``rates["<layer>/activation"]`` (an index).
-    activation_choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     # ------------------------------------------------------------------ structure
     def nodes(self):
@@ -74,11 +70,18 @@ class Model:
 
     @property
     def n_params(self) -> int:
+        """Trainable parameters."""
         return sum(n.n_params for n in self.nodes())
 
-    def dropout_rates(self) -> dict[str, float]:
-        """Default dropout rate of each dropout layer (per-trial values override)."""
-        return {n.name: float(n.cfg["rate"]) for n in self.nodes() if n.kind == "dropout"}
+    @property
+    def n_state(self) -> int:
+        """Non-trainable parameters (Keras counts batch normalization's moving statistics here)."""
+        return sum(n.n_state for n in self.nodes())
+
+    @property
+    def needs_rng(self) -> bool:
+        """Some layer draws random numbers while training (the step needs a key)."""
+        return any(LAYERS.get(n.kind).obj.needs_rng for n in self.nodes())
 
     def metric_name(self, head: Head, metric: str) -> str:
         return metric if self.single else f"{head.name}_{metric}"
@@ -94,44 +97,38 @@ class Model:
                 p = kind.init(node.cfg, k, node.in_shape)
                 if p:
                     params[node.name] = p
-            if kind.has_state:
-                state[node.name] = bn_init_state(node.in_shape)
+            if kind.init_state is not None:
+                state[node.name] = kind.init_state(node.cfg, node.in_shape)
         return params, state
 
-    def _run(self, nodes, params, state, new_state, x, rates, key, train):
+    def _run(self, nodes, params, state, new_state, x, hp, key, *, train: bool):
         for node in nodes:
             kind = LAYERS.get(node.kind).obj
-            p = params.get(node.name, {})
-            if node.kind == "dropout":
-                if train:
-                    key, sub = jax.random.split(key)
-                    x = kind.apply(node.cfg, p, x, rate=rates.get(node.name, node.cfg["rate"]), key=sub, train=True)
-            elif kind.has_state:
-                x, new_state[node.name] = kind.apply(node.cfg, p, x, state=state[node.name], train=train)
-            else:
-                x = kind.apply(node.cfg, p, x)
-            choices = dict(self.activation_choices).get(node.name)
-            if choices is not None and f"{node.name}/activation" in rates:
-                # One program for several activations: compute each candidate and select
-                # this trial's (a select, so an unused candidate's inf/nan cannot leak).
-                which = jnp.asarray(rates[f"{node.name}/activation"]).astype(jnp.int32)
-                x = jax.lax.select_n(which, *[ACTIVATIONS.get(a).obj(x) for a in choices])
-                continue
-            act = node.cfg.get("activation", "linear")
-            if act != "linear":
-                x = ACTIVATIONS.get(act).obj(x)
+            sub = None
+            if kind.needs_rng and train:
+                key, sub = jax.random.split(key)
+            x, s = kind.apply(node.cfg, params.get(node.name, {}), x, state=state.get(node.name), key=sub,
+                              hp=hp.get(node.name, {}), train=train)
+            if kind.init_state is not None:
+                new_state[node.name] = s
         return x, key
 
-    def apply(self, params, state, x, *, rates=None, key=None, train=False):
-        """Forward pass. Returns ``({head: pre-activation output}, new_state)``."""
-        rates = rates or {}
-        if train and key is None and self.dropout_rates():
-            raise ValueError("Model.apply(train=True) with dropout layers needs a key")
+    def apply(self, params, state, x, *, hp=None, key=None, train=False):
+        """Forward pass. Returns ``({head: pre-activation output}, new_state)``.
+
+        Args:
+            hp: per-trial layer values ``{layer: {param: value}}`` (``HP.layers`` of
+                :mod:`sweeplab.engine.hparams`); a trial's own model needs none.
+            key: PRNG key, needed with ``train=True`` when a layer ``needs_rng``.
+        """
+        hp = hp or {}
+        if train and key is None and self.needs_rng:
+            raise ValueError("Model.apply(train=True) with random layers (dropout) needs a key")
         new_state = dict(state)
-        h, key = self._run(self.trunk, params, state, new_state, x, rates, key, train)
+        h, key = self._run(self.trunk, params, state, new_state, x, hp, key, train=train)
         outs = {}
         for head in self.heads:
-            z, key = self._run(head.nodes, params, state, new_state, h, rates, key, train)
+            z, key = self._run(head.nodes, params, state, new_state, h, hp, key, train=train)
             outs[head.name] = z
         return outs, new_state
 
@@ -139,7 +136,7 @@ class Model:
         """Activations of every trunk layer (inference mode), for feature-map figures."""
         out, key = {}, jax.random.PRNGKey(0)
         for node in self.trunk:
-            x, key = self._run((node,), params, state, dict(state), x, {}, key, False)
+            x, key = self._run((node,), params, state, dict(state), x, {}, key, train=False)
             out[node.name] = x
         return out
 
@@ -162,11 +159,14 @@ class _Namer:
 def _node(cfg: dict, in_shape: tuple, name: str) -> Node:
     kind = LAYERS.get(cfg["type"]).obj
     out = kind.out_shape(cfg, in_shape)
-    n = 0
+    n = n_state = 0
     if kind.init is not None:
         shapes = jax.eval_shape(lambda k: kind.init(cfg, k, in_shape), jax.random.PRNGKey(0))
         n = sum(prod(s.shape) for s in jax.tree_util.tree_leaves(shapes))
-    return Node(name, cfg["type"], cfg, tuple(in_shape), tuple(out), n)
+    if kind.init_state is not None:
+        shapes = jax.eval_shape(lambda: kind.init_state(cfg, in_shape))
+        n_state = sum(prod(s.shape) for s in jax.tree_util.tree_leaves(shapes))
+    return Node(name, cfg["type"], cfg, tuple(in_shape), tuple(out), n, n_state)
 
 
 def _chain(cfgs, in_shape, namer, fixed_names=None):
@@ -190,7 +190,8 @@ def _dense(units, activation, spec_mlp=None):
     return LAYERS.validate(cfg)
 
 
-def _mlp_layers(mlp, flat_input: bool) -> list[dict]:
+def mlp_layers(mlp, *, flat_input: bool) -> list[dict]:
+    """The layer configs the ``mlp`` shorthand stands for (hidden layers; the output layer is the head's)."""
     cfgs = [] if flat_input else [LAYERS.validate({"type": "flatten"})]
     for units in mlp.hidden_sizes():
         cfgs.append(_dense(units, mlp.activation, mlp))
@@ -216,7 +217,7 @@ def build_model(model_spec, train_spec, data_heads: dict, input_shape: tuple) ->
     namer = _Namer()
     mlp = model_spec.mlp
     if mlp is not None:
-        trunk_cfgs = _mlp_layers(mlp, flat_input=len(input_shape) == 1)
+        trunk_cfgs = mlp_layers(mlp, flat_input=len(input_shape) == 1)
     else:
         trunk_cfgs = [dict(c) for c in model_spec.layers]
     heads_spec = model_spec.heads
@@ -249,7 +250,7 @@ def build_model(model_spec, train_spec, data_heads: dict, input_shape: tuple) ->
     return Model(tuple(input_shape), tuple(trunk), tuple(heads), single=False)
 
 
-def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, single):
+def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, *, single: bool):
     kind, n_classes = info.kind, info.n_classes
     units = (n_classes if kind == "multiclass" else 1)
     if hs is not None and hs.units is not None:
@@ -288,8 +289,7 @@ def _make_head(name, info, hs, out_cfg, mlp, train_spec, shape, namer, single):
     hidden_nodes, hshape = _chain(cfgs, shape, namer)
     out_nodes, _ = _chain([out_cfg], hshape, namer)
     # The output node's activation is applied by the loss / predict_proba, not in apply.
-    out_nodes[-1] = Node(out_nodes[-1].name, "dense", {**out_nodes[-1].cfg, "activation": "linear"},
-                         out_nodes[-1].in_shape, out_nodes[-1].out_shape, out_nodes[-1].n_params)
+    out_nodes[-1] = replace(out_nodes[-1], cfg={**out_nodes[-1].cfg, "activation": "linear"})
     return Head(name, kind, n_classes, activation, loss, float(hs.loss_weight if hs else 1.0),
                 tuple(metrics), tuple(hidden_nodes + out_nodes))
 

@@ -47,6 +47,7 @@ where the upstream ReLU gradient is zero anyway):
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Sequence
 
 import jax
@@ -272,7 +273,7 @@ def conv2d(
         fn = _conv_shifted if impl == "shifted" else _conv_patches
         y = fn(x, w, ho, wo, sh, sw)
     if b is not None:
-        y = y + b
+        y = y + b.reshape(1, 1, 1, -1)  # explicit: no silent rank promotion
     return y
 
 
@@ -355,74 +356,77 @@ def _reshape_windows(x, window, ho, wo):
     return x.reshape(n, ho, ph, wo, pw, c)
 
 
-def _pool(x, pool_size, strides, padding, impl, kind):
+@dataclass(frozen=True)
+class _PoolGeometry:
+    """The static facts of one pooling call (all Python ints, known at trace time)."""
+
+    window: tuple[int, int]
+    strides: tuple[int, int]
+    impl: str
+    hw: tuple[int, int]
+    out: tuple[int, int]
+    pads4: tuple[tuple[int, int], ...]
+
+    @property
+    def padded(self) -> bool:
+        return any(a or b for a, b in self.pads4)
+
+
+def _pool_geometry(x, pool_size, strides, padding, impl) -> _PoolGeometry:
     window, strd, padding = _pool_args(pool_size, strides, padding)
     impl = resolve_pool_impl(impl, window, strd)
     if x.ndim != 4:
         raise ValueError(f"pooling expects NHWC (4-D) input, got shape {x.shape}")
-    hw = x.shape[1:3]
+    hw = tuple(x.shape[1:3])
     (pt, pb), (pl, pr) = _pads(hw, window, strd, padding)
     ho, wo = conv_output_shape(hw, window, strd, padding)
     if ho <= 0 or wo <= 0:
-        raise ValueError(f"pool window {window} larger than input {tuple(hw)}")
-    pads4 = ((0, 0), (pt, pb), (pl, pr), (0, 0))
-    padded = bool(pt or pb or pl or pr)
+        raise ValueError(f"pool window {window} larger than input {hw}")
+    return _PoolGeometry(window, strd, impl, hw, (ho, wo), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
 
-    if kind == "max":
-        init = (
-            -np.inf
-            if jnp.issubdtype(x.dtype, jnp.floating)
-            else int(jnp.iinfo(x.dtype).min)
-        )
-        if impl == "xla":
-            # A Python-scalar identity init lets JAX recognise the monoid and
-            # use reduce_window_max (differentiable via select_and_scatter).
-            return lax.reduce_window(
-                x, init, lax.max, (1, *window, 1), (1, *strd, 1), pads4
-            )
-        if padded:
-            x = jnp.pad(x, pads4, constant_values=init)
-        if impl == "reshape":
-            return jnp.max(_reshape_windows(x, window, ho, wo), axis=(2, 4))
-        return _max_pool_shifted(x, window, strd)
 
-    # Average pooling.  TF/Keras "same": padded cells are excluded from the
-    # divisor, so divide the window sum by the count of real cells (a static
-    # array computed with numpy at trace time).
-    area = window[0] * window[1]
-    if padded:
-        ones = np.pad(np.ones(hw, np.float32), pads4[1:3])
-        counts = (
-            _reshape_windows(ones[None, :, :, None], window, ho, wo).sum(axis=(2, 4))
-            if impl == "reshape"
-            else np.stack(
-                [
-                    ones[i : i + (ho - 1) * strd[0] + 1 : strd[0],
-                         j : j + (wo - 1) * strd[1] + 1 : strd[1]]
-                    for i in range(window[0])
-                    for j in range(window[1])
-                ],
-                axis=-1,
-            ).sum(-1)[None, :, :, None]
-        )
-        divisor = jnp.asarray(counts, x.dtype)
+def _max_pool(x, g: _PoolGeometry):
+    init = -np.inf if jnp.issubdtype(x.dtype, jnp.floating) else int(jnp.iinfo(x.dtype).min)
+    if g.impl == "xla":
+        # A Python-scalar identity init lets JAX recognise the monoid and
+        # use reduce_window_max (differentiable via select_and_scatter).
+        return lax.reduce_window(x, init, lax.max, (1, *g.window, 1), (1, *g.strides, 1), g.pads4)
+    if g.padded:
+        x = jnp.pad(x, g.pads4, constant_values=init)
+    if g.impl == "reshape":
+        return jnp.max(_reshape_windows(x, g.window, *g.out), axis=(2, 4))
+    return _max_pool_shifted(x, g.window, g.strides)
+
+
+def _avg_divisor(g: _PoolGeometry, dtype):
+    """TF/Keras "same": padded cells are excluded from the divisor, so divide the
+    window sum by the count of real cells (a static array computed with numpy)."""
+    if not g.padded:
+        return g.window[0] * g.window[1]
+    (ho, wo), (sh, sw) = g.out, g.strides
+    ones = np.pad(np.ones(g.hw, np.float32), g.pads4[1:3])
+    if g.impl == "reshape":
+        counts = _reshape_windows(ones[None, :, :, None], g.window, ho, wo).sum(axis=(2, 4))
     else:
-        divisor = area
-    if impl == "xla":
-        s = lax.reduce_window(
-            x, 0.0, lax.add, (1, *window, 1), (1, *strd, 1), pads4
-        )
-        return s / divisor
-    if padded:
-        x = jnp.pad(x, pads4)
-    if impl == "reshape":
-        s = jnp.sum(_reshape_windows(x, window, ho, wo), axis=(2, 4))
-    else:
-        s = None
-        for i in range(window[0]):
-            for j in range(window[1]):
-                t = _tap(x, i, j, ho, wo, *strd)
-                s = t if s is None else s + t
+        taps = [ones[i: i + (ho - 1) * sh + 1: sh, j: j + (wo - 1) * sw + 1: sw]
+                for i in range(g.window[0]) for j in range(g.window[1])]
+        counts = np.stack(taps, axis=-1).sum(-1)[None, :, :, None]
+    return jnp.asarray(counts, dtype)
+
+
+def _avg_pool(x, g: _PoolGeometry):
+    divisor = _avg_divisor(g, x.dtype)
+    if g.impl == "xla":
+        return lax.reduce_window(x, 0.0, lax.add, (1, *g.window, 1), (1, *g.strides, 1), g.pads4) / divisor
+    if g.padded:
+        x = jnp.pad(x, g.pads4)
+    if g.impl == "reshape":
+        return jnp.sum(_reshape_windows(x, g.window, *g.out), axis=(2, 4)) / divisor
+    s = None
+    for i in range(g.window[0]):
+        for j in range(g.window[1]):
+            t = _tap(x, i, j, *g.out, *g.strides)
+            s = t if s is None else s + t
     return s / divisor
 
 
@@ -440,7 +444,7 @@ def max_pool2d(
     Gradient ties: "xla"/"shifted" route to the first max, "reshape" splits
     equally among tied maxima (see module docstring).
     """
-    return _pool(x, pool_size, strides, padding, impl, "max")
+    return _max_pool(x, _pool_geometry(x, pool_size, strides, padding, impl))
 
 
 def avg_pool2d(
@@ -452,4 +456,4 @@ def avg_pool2d(
 ):
     """Keras ``AveragePooling2D`` on NHWC ``x``; "same" excludes padding from
     the divisor (TF semantics).  impl as for :func:`max_pool2d`."""
-    return _pool(x, pool_size, strides, padding, impl, "avg")
+    return _avg_pool(x, _pool_geometry(x, pool_size, strides, padding, impl))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from sweeplab.models.layers import LAYERS
 from sweeplab.models.model import Model
-
-_KERAS_TYPE = {"dense": "Dense", "conv2d": "Conv2D", "max_pooling2d": "MaxPooling2D",
-               "average_pooling2d": "AveragePooling2D", "flatten": "Flatten", "dropout": "Dropout",
-               "batch_normalization": "BatchNormalization", "activation": "Activation"}
 
 
 def model_for(config: dict, study_seed: int = 0) -> Model:
@@ -17,14 +14,25 @@ def model_for(config: dict, study_seed: int = 0) -> Model:
 
 
 def rows(model: Model) -> list[tuple[str, str, str, int]]:
-    """(name, Keras type, output shape, parameters) for every layer, input first."""
+    """(name, Keras type, output shape, parameters) for every layer, input first.
+
+    A layer's parameters count its non-trainable ones too, as Keras does (batch
+    normalization: gamma, beta, moving mean and moving variance).
+    """
     out = [("input", "InputLayer", str((None, *model.input_shape)), 0)]
     for node in model.nodes():
-        out.append((node.name, _KERAS_TYPE.get(node.kind, node.kind), str((None, *node.out_shape)), node.n_params))
+        out.append((node.name, LAYERS.get(node.kind).obj.keras_name, str((None, *node.out_shape)),
+                    node.n_params + node.n_state))
     return out
 
 
+def totals(model: Model) -> dict[str, int]:
+    """Keras's summary totals: ``{"total": ..., "trainable": ..., "non_trainable": ...}``."""
+    return {"total": model.n_params + model.n_state, "trainable": model.n_params, "non_trainable": model.n_state}
+
+
 def summary_table(config: dict, study_seed: int = 0) -> tuple[list[tuple[str, str, str, int]], int]:
+    """The rows and the trainable parameter count of a trial (:func:`totals` has all three totals)."""
     model = model_for(config, study_seed)
     return rows(model), model.n_params
 
@@ -34,6 +42,7 @@ def summary_text(model: Model) -> str:
     lines = [f"{'Layer (type)':<34}{'Output Shape':<24}{'Param #':>10}", "-" * 68]
     for name, kind, shape, n in rows(model):
         lines.append(f"{name + ' (' + kind + ')':<34}{shape:<24}{n:>10,}")
-    lines += ["-" * 68, f"Total params: {model.n_params:,}", f"Trainable params: {model.n_params:,}",
-              "Non-trainable params: 0"]
+    t = totals(model)
+    lines += ["-" * 68, f"Total params: {t['total']:,}", f"Trainable params: {t['trainable']:,}",
+              f"Non-trainable params: {t['non_trainable']:,}"]
     return "\n".join(lines)

@@ -116,7 +116,7 @@ def _orthogonal(gain: float = 1.0):
         a = jax.random.normal(key, flat, jnp.float32)
         q, r = jnp.linalg.qr(a)
         # Multiplying by sign(diag(r)) makes the distribution uniform (Haar).
-        q = q * jnp.sign(jnp.diag(r))
+        q = q * jnp.sign(jnp.diag(r))[None, :]
         if rows < cols:
             q = q.T
         return (gain * q.reshape(shape)).astype(dtype)
