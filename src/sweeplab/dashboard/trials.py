@@ -63,6 +63,7 @@ def trial(v: RunView, trial_id: str) -> dict:
     """One trial: its swept values, results, history and the report's per-trial sections."""
     from sweeplab.report import build as rb
     from sweeplab.report import build_trial as bt
+    from sweeplab.vocab.analyses import ANALYSES
 
     rd = v.rd
     if trial_id not in rd.trials.index:
@@ -82,9 +83,10 @@ def trial(v: RunView, trial_id: str) -> dict:
     sections = []
     for k in keys:
         try:
-            sections.append(_section(bt.build(ctx, k, rd.report_spec.get("metrics"))))
+            job = rb.Job(rd1, ctx, rd.report_spec.get("metrics"), rd.selection.metric, 0)
+            sections.append(_section(rb.build_section(job, k)))
         except Exception as exc:  # one analysis failing must not hide the others
-            sections.append({"key": k, "title": bt.BUILDERS[k][0], "items": [
+            sections.append({"key": k, "title": ANALYSES.get(k).title, "items": [
                 {"type": "text", "kind": "note", "text": f"{type(exc).__name__}: {str(exc)[:200]}"}]})
     for tid, why in rd1.damaged.items():
         sections.append({"key": "damaged", "title": "Damaged files", "items": [

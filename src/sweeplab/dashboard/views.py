@@ -20,16 +20,17 @@ import pandas as pd
 
 from sweeplab import values as V
 from sweeplab.dashboard import runs as R
+from sweeplab.errors import SweeplabError, UserError
 
 MAX_PAGE = 200
 MAX_PARALLEL = 2000
 
 
-class NotFound(LookupError):
+class NotFound(SweeplabError, LookupError):
     """A run, trial or configuration the request names does not exist (HTTP 404)."""
 
 
-class BadRequest(ValueError):
+class BadRequest(UserError):
     """A query parameter outside what is accepted (HTTP 400)."""
 
 
