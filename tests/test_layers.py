@@ -124,3 +124,21 @@ def test_summary_counts_batch_normalization_statistics_as_non_trainable():
     text = summary_text(model)
     assert "Total params: 54,538" in text and "Non-trainable params: 64" in text
     assert model.n_params == 54_474  # what a trial records: trainable parameters
+
+
+def test_cli_summary_prints_batch_normalization_statistics_as_non_trainable(tmp_path):
+    """`sweeplab summary` prints Keras's three totals (it printed "Non-trainable params: 0")."""
+    from typer.testing import CliRunner
+
+    from sweeplab.cli import app
+
+    study = tmp_path / "bn.toml"
+    study.write_text('[study]\nname = "bn"\n[data]\ndataset = "digits"\n'
+                     '[model]\nlayers = [{type = "conv2d", filters = 8, kernel_size = 3},'
+                     ' {type = "batch_normalization"}, {type = "flatten"}]\n'
+                     '[train]\noptimizer = "adam"\nloss = "sparse_categorical_crossentropy"\nepochs = 1\n')
+    out = CliRunner().invoke(app, ["summary", str(study)])
+    assert out.exit_code == 0, out.output
+    # conv 3*3*1*8 + 8 = 80; BN 4*8 = 32 (16 non-trainable); dense 6*6*8*10 + 10 = 2,890
+    assert "Total params: 3,002" in out.output
+    assert "Trainable params: 2,986" in out.output and "Non-trainable params: 16" in out.output

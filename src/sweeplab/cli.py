@@ -360,7 +360,8 @@ def summary(
         for name, kind, shape, n in rows:
             t.add_row(f"{name} ({kind})", shape, f"{n:,}")
         _print_table(t)
-        console.print(f"Total params: {total:,}\nTrainable params: {total:,}\nNon-trainable params: 0")
+        full = sum(r[3] for r in rows)  # per layer: trainable + non-trainable (batch-norm statistics)
+        console.print(f"Total params: {full:,}\nTrainable params: {total:,}\nNon-trainable params: {full - total:,}")
     if not all_ and len(configs) > 1:
         console.print("(--config N shows another configuration, --all shows each)")
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from sweeplab.analysis import curves, model_view, stats, tables
+from sweeplab.analysis import curves, model_view, tables
 from sweeplab.analysis.rundata import RunData
 from sweeplab.report import build_study as bs
 from sweeplab.report import build_trial as bt

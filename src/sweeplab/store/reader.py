@@ -42,10 +42,6 @@ def current_fingerprint(conn: sqlite3.Connection) -> str | None:
     return row[0]
 
 
-def has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
 def current_filter(conn: sqlite3.Connection, column: str = "trial_id") -> tuple[str, tuple]:
     """SQL condition (and its arguments) selecting the trials of the current study; ``("1", ())`` for all."""
     fp = current_fingerprint(conn)
