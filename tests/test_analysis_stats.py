@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
-from sweeplab.analysis import RunAnalysis, stats, tables
+from sweeplab.analysis import stats, tables
+from sweeplab.notebook import RunAnalysis
 from sweeplab.analysis.rundata import RunData
 from test_analysis_fixtures import make_run
 

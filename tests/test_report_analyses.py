@@ -75,8 +75,8 @@ def test_notebook_lists_the_analyses_with_what_a_default_report_shows(tmp_path):
 
     d, _ = make_run(tmp_path, sweep={"train.batch_size": [32, 64]}, repeats=1, n_classes=3)
     run = sweeplab.load(d)
-    assert isinstance(run, RunAnalysis) and sweeplab.analysis.RunAnalysis is RunAnalysis
-    assert sweeplab.analysis.attach(run) is run
+    assert isinstance(run, RunAnalysis)
+    assert sweeplab.notebook.attach(run) is run
     table = run.analyses().set_index("name")
     assert list(table.index) == ANALYSES.names()
     assert table.loc["confusion", "default"] and table.loc["best", "default"]

@@ -138,7 +138,7 @@ def test_seed_study_settings_match_reports():
 
 def test_seed001_parameter_count_matches_report():
     """The report prints 28,618 parameters for its 5-layer, 32-unit network."""
-    from sweeplab.models.summary import summary_table
+    from sweeplab.trial import summary_table
 
     study = load_study("seed001-depth-activation")
     first = next(t for t in study.trials if t.config["model"]["mlp"]["depth"] == 4)

@@ -13,7 +13,7 @@ import pytest
 from sweeplab.data.registry import DATASETS
 from sweeplab.models.layers import LAYERS
 from sweeplab.vocab import REGISTRIES, InvalidParamError, UnknownNameError, check_params
-from sweeplab.vocab import docgen
+from sweeplab.models import docgen
 from sweeplab.vocab.params import _plain
 from sweeplab.vocab.registry import Entry, Param, Registry
 
@@ -172,4 +172,4 @@ def test_docgen_lists_every_name(tmp_path):
 def test_vocabulary_reference_is_current():
     path = DOCS / "reference" / "vocabulary.md"
     assert path.read_text(encoding="utf-8") == docgen.render(), \
-        "docs/reference/vocabulary.md is stale: run python -m sweeplab.vocab.docgen"
+        "docs/reference/vocabulary.md is stale: run python -m sweeplab.models.docgen"

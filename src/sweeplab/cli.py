@@ -328,7 +328,7 @@ def summary(
     all_: bool = typer.Option(False, "--all", help="every configuration (identical models shown once)"),
 ) -> None:
     """Keras-style model summary (layer, output shape, parameters) of one configuration."""
-    from sweeplab.models.summary import summary_table
+    from sweeplab.trial import summary_table
 
     s = _load(study)
     configs = _configurations(s)

@@ -51,7 +51,7 @@ class TrainedModel:
     @functools.cached_property
     def network(self):
         """The sweeplab :class:`~sweeplab.models.model.Model` (layers, heads)."""
-        from sweeplab.models.summary import model_for
+        from sweeplab.trial import model_for
 
         return model_for(self.config, self.study_seed)
 
@@ -75,7 +75,7 @@ class TrainedModel:
     @functools.cached_property
     def params(self) -> tuple[dict, dict]:
         """``(params, state)`` pytrees ``{layer: {name: array}}``."""
-        from sweeplab.models.inference import split_params
+        from sweeplab.inference import split_params
 
         return split_params(self._flat)
 

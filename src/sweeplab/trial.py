@@ -23,7 +23,7 @@ from sweeplab.data.pipeline import PreparedData, data_seed, prepare
 from sweeplab.models.model import Model, build_model
 from sweeplab.spec.expand import TrialSpec
 
-__all__ = ["TrialContext"]
+__all__ = ["TrialContext", "model_for", "summary_table"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,3 +74,17 @@ class TrialContext:
         n = len(self.data.train)
         bs = self.spec.train.batch_size
         return n if bs == "full" else min(int(bs), n)
+
+
+def model_for(config: dict[str, Any], study_seed: int = 0) -> Model:
+    """The model of a trial configuration (its data is prepared, cached, to learn the shapes)."""
+    return TrialContext.from_config(config, study_seed).model
+
+
+def summary_table(config: dict[str, Any], study_seed: int = 0) -> tuple[list[tuple[str, str, str, int]], int]:
+    """Keras summary rows of a trial configuration and its trainable parameter count
+    (:func:`sweeplab.models.summary.totals` has all three of Keras's totals)."""
+    from sweeplab.models.summary import rows
+
+    model = model_for(config, study_seed)
+    return rows(model), model.n_params

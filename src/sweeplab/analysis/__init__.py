@@ -9,9 +9,8 @@ Notebook use (the façade lives in :mod:`sweeplab.notebook`)::
     run.plot.learning_curves()           # matplotlib Figure
 
 Submodules are imported lazily, so ``import sweeplab.analysis`` is cheap.
-``attach`` and ``RunAnalysis`` are kept here as aliases of
-``sweeplab.notebook.attach``/``RunAnalysis`` (an import-linter ignore names
-this one upward edge).
+The notebook façade (``attach``, ``RunAnalysis``) sits above this package, in
+:mod:`sweeplab.notebook`.
 """
 
 from __future__ import annotations
@@ -47,14 +46,10 @@ _EXPORTS = {
     "decision_regions": "model_view",
 }
 
-__all__ = sorted([*_EXPORTS, "attach", "RunAnalysis"])
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("attach", "RunAnalysis"):  # public aliases of the façade above this package
-        from sweeplab import notebook
-
-        return getattr(notebook, name)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"sweeplab.analysis.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'sweeplab.analysis' has no attribute {name!r}")

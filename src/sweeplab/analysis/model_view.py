@@ -3,7 +3,7 @@ filters, feature maps and decision regions over the plane.
 
 Parameters are the store's flat dict ``"layer/name" -> array`` (conv kernels
 in HWIO layout). Forward passes come from the engine
-(``sweeplab.models.feature_maps``/``predict``) or any callable passed in, so
+(``sweeplab.inference.feature_maps``/``predict``) or any callable passed in, so
 these functions are testable without training.
 """
 
@@ -65,13 +65,13 @@ def feature_maps(config: dict, params: dict, x: np.ndarray, forward: Callable | 
         params: its parameters.
         x: one image ``(H, W, C)`` or a batch of one.
         forward: ``forward(config, params, x) -> {layer: (1, H, W, C) array}``;
-            defaults to ``sweeplab.models.feature_maps``.
+            defaults to ``sweeplab.inference.feature_maps``.
 
     Returns:
         ``{layer: (H, W, C)}``.
     """
     if forward is None:
-        from sweeplab.models.inference import feature_maps as forward
+        from sweeplab.inference import feature_maps as forward
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[None]

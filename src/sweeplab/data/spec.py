@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sweeplab.spec.types import SEED_MAX, Bool, Float, Int
+from sweeplab.fieldtypes import SEED_MAX, Bool, Float, Int
 
 TASK_TYPES = ("multiclass", "binary", "regression", "multihead")
 NORMALIZE = ("unit", "standardize", "none")

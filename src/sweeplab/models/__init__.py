@@ -1,15 +1,6 @@
-"""Models: layer table, model building, Keras-style summary, inference from stored trials.
+"""Models: the layer table, model building and its pure functions, the Keras-style summary.
 
-``predict`` and ``feature_maps`` (:mod:`sweeplab.models.inference`) are imported on
-first use, so importing the layer table or the model core does not load the façade.
+A trial configuration's model (``model_for``) is built by :mod:`sweeplab.trial`, and
+predictions of stored trials come from :mod:`sweeplab.inference`: both sit above this
+package, which imports nothing from the engine, the store or the spec.
 """
-
-__all__ = ["feature_maps", "predict"]
-
-
-def __getattr__(name):
-    if name in __all__:
-        from sweeplab.models import inference
-
-        return getattr(inference, name)
-    raise AttributeError(f"module 'sweeplab.models' has no attribute {name!r}")

@@ -6,13 +6,6 @@ from sweeplab.models.layers import LAYERS
 from sweeplab.models.model import Model
 
 
-def model_for(config: dict, study_seed: int = 0) -> Model:
-    """Build the model of a trial configuration (prepares its data to learn the shapes)."""
-    from sweeplab.trial import TrialContext  # above models: it composes spec, data and models
-
-    return TrialContext.from_config(config, study_seed).model
-
-
 def rows(model: Model) -> list[tuple[str, str, str, int]]:
     """(name, Keras type, output shape, parameters) for every layer, input first.
 
@@ -29,12 +22,6 @@ def rows(model: Model) -> list[tuple[str, str, str, int]]:
 def totals(model: Model) -> dict[str, int]:
     """Keras's summary totals: ``{"total": ..., "trainable": ..., "non_trainable": ...}``."""
     return {"total": model.n_params + model.n_state, "trainable": model.n_params, "non_trainable": model.n_state}
-
-
-def summary_table(config: dict, study_seed: int = 0) -> tuple[list[tuple[str, str, str, int]], int]:
-    """The rows and the trainable parameter count of a trial (:func:`totals` has all three totals)."""
-    model = model_for(config, study_seed)
-    return rows(model), model.n_params
 
 
 def summary_text(model: Model) -> str:

@@ -215,7 +215,7 @@ def regions(ctx: TrialContext, metrics) -> list:
     if x is None or np.ndim(x) != 2 or np.shape(x)[1] != 2:
         return [TextItem("Decision regions need 2-D input data"
                          + (f" ({ctx._cache['data_error']})" if "data_error" in ctx._cache else "") + ".", "note")]
-    from sweeplab.models.inference import predict
+    from sweeplab.inference import predict
     ys = getattr(train, "y", {})
     head = next(iter(ys)) if isinstance(ys, dict) and ys else None
     y = ys[head] if head else ys

@@ -74,7 +74,7 @@ FALLBACK = {
 def _type(ann) -> str:
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
-    if origin is typing.Annotated:  # Int, Float, Bool of spec/types.py: strict, finite
+    if origin is typing.Annotated:  # Int, Float, Bool of sweeplab/fieldtypes.py: strict, finite
         return _type(args[0])
     if origin is typing.Literal:
         return " \\| ".join(f'"{a}"' if isinstance(a, str) else str(a) for a in args)
@@ -87,7 +87,7 @@ def _type(ann) -> str:
         return "table"
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return "table"
-    # Every section refuses inf and nan (allow_inf_nan=False) and bools as numbers (spec/types.py).
+    # Every section refuses inf and nan (allow_inf_nan=False) and bools as numbers (sweeplab/fieldtypes.py).
     return {int: "integer", float: "finite number", str: "string", bool: "boolean"}.get(ann, getattr(ann, "__name__", str(ann)))
 
 
@@ -154,7 +154,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sweeplab.vocab.docgen import write
+    from sweeplab.models.docgen import write
 
     return write(render, DEFAULT_OUT, argv)
 

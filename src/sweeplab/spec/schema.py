@@ -23,7 +23,7 @@ from sweeplab.vocab.optimizers import OPTIMIZERS
 from sweeplab.vocab.params import InvalidParamError, check_params
 from sweeplab.models.layers import LAYERS
 from sweeplab.spec.errors import FieldError
-from sweeplab.spec.types import MAX_WIDTH, SEED_MAX, Bool, Float, Int
+from sweeplab.fieldtypes import MAX_WIDTH, SEED_MAX, Bool, Float, Int
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sweeplab.models.summary import model_for
+from sweeplab.trial import model_for
 
 
 def split_params(flat: dict[str, np.ndarray]) -> tuple[dict, dict]:
