@@ -43,6 +43,16 @@ metrics = ["accuracy"]
 """
 
 
+@pytest.fixture(autouse=True)
+def _keras_own_promotion():
+    """Keras's layers broadcast implicitly (a bias add of rank 1 onto rank 2); the suite's strict
+    promotion (conftest.py) is for sweeplab's code, so Keras calls run under JAX's defaults."""
+    import jax
+
+    with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
+        yield
+
+
 def _model_section(study_name: str) -> str:
     """The [model] section of a built-in study, verbatim."""
     text = builtin_studies()[study_name].read_text()
