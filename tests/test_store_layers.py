@@ -25,7 +25,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_the_writer_and_the_sql_modules_never_import_the_reader_frames():
     # store/sqlite.py imported store/frame.py back inside its reading methods (a cycle)
-    for name in ("sqlite", "schema", "reader", "npz", "paths", "errors", "records", "lock"):
+    for name in ("sqlite", "schema", "reader", "npz", "paths", "errors", "lock"):
         assert "sweeplab.store.frame" not in _imports(STORE / f"{name}.py"), name
         assert "pandas" not in _imports(STORE / f"{name}.py"), name
 
