@@ -284,6 +284,169 @@ def run_torch(name: str, epochs: int, data) -> list[float]:
     return times
 
 
+
+# --------------------------------------------------------------------------- the machine's matmul peak
+def matmul_peak(n: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of a jitted float32 ``n x n @ n x n`` ``jnp.dot`` on this machine now (median of ``reps``)."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.standard_normal((n, n), np.float32))
+    b = jnp.asarray(rng.standard_normal((n, n), np.float32))
+    f = jax.jit(jnp.dot)
+    f(a, b).block_until_ready()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f(a, b).block_until_ready()
+        ts.append(time.perf_counter() - t0)
+    return 2.0 * n ** 3 / statistics.median(ts) / 1e9
+
+
+# --------------------------------------------------------------------------- arithmetic lower bound
+# Per-parameter FLOPs of one optimizer update (elementwise: counted, though memory-bound in practice).
+_OPT_FLOPS = {"adam": 12, "rmsprop": 8}
+
+
+def _layers_of(model_kind: str, binary: bool) -> list[tuple]:
+    """(kind, fan_in, fan_out, positions per example) of each matmul-like layer, input first."""
+    out = 1 if binary else 10
+    if model_kind == "cnn":
+        return [("conv", 9 * 1, 28, 26 * 26), ("dense", 13 * 13 * 28, 128, 1), ("dense", 128, out, 1)]
+    hidden = {"neuron": [], "mlp64": [64], "mlp512": [512, 512]}[model_kind]
+    dims = [784] + hidden + [out]
+    return [("dense", a, b, 1) for a, b in zip(dims[:-1], dims[1:])]
+
+
+def flops_per_epoch(name: str) -> dict:
+    """Arithmetic of one epoch: forward + backward of every matmul/conv (the first layer needs no
+    input gradient: 2 matmuls, the others 3), the optimizer's elementwise update per step, and the
+    validation forward pass (W1/W2). Activations, losses and the gather are not counted."""
+    model_kind, binary, opt, batch, seeds, _, _ = WORKLOADS[name]
+    n_train, n_val = (36000, 24000) if binary else (60000, 0)
+    bs = n_train if batch == "full" else batch
+    steps = -(-n_train // bs)
+    layers = _layers_of(model_kind, binary)
+    fwd = sum(2 * a * b * pos for _, a, b, pos in layers)  # per example
+    train = sum((2 if i == 0 else 3) * 2 * a * b * pos for i, (_, a, b, pos) in enumerate(layers))
+    n_params = sum(a * b + b for _, a, b, _ in layers)
+    total = n_train * train + n_val * fwd + steps * n_params * _OPT_FLOPS[opt]
+    return {"flops": float(seeds * total), "steps": steps, "n_params": n_params,
+            "matmul_flops": float(seeds * (n_train * train + n_val * fwd))}
+
+
+# --------------------------------------------------------------------------- hand-written JAX
+def run_handjax(name: str, epochs: int, data) -> list[float]:
+    """The same model written directly in JAX (the reference for "what JAX can do here"): one jitted
+    epoch = a ``lax.scan`` over host-shuffled, padded batch indices; the conv as 9 shifted slices x
+    matmul and the max-pool as reshape + max; the optimizer fused per leaf; dropout from one key per
+    step. Same data, batch size, optimizer rule (Keras defaults) and per-epoch metric fetch."""
+    import jax.numpy as jnp
+
+    model_kind, binary, opt, batch, seeds, _, _ = WORKLOADS[name]
+    (xtr, ytr), va = data
+    X = jnp.asarray(xtr)
+    Y = jnp.asarray(ytr.astype(np.float32) if binary else ytr.astype(np.int32))
+    n = X.shape[0]
+    bs = n if batch == "full" else batch
+    steps = -(-n // bs)
+    rng = np.random.default_rng(0)
+    layers = _layers_of(model_kind, binary)
+    params = []
+    for kind, a, b, _ in layers:
+        lim = np.sqrt(6.0 / (a + b))
+        shape = (a, b) if kind == "dense" else (3, 3, 1, b)
+        params.append((jnp.asarray(rng.uniform(-lim, lim, shape).astype(np.float32)), jnp.zeros((b,), jnp.float32)))
+    dropout = model_kind in ("mlp512", "cnn")
+
+    def drop(h, k):
+        return jnp.where(jax.random.bernoulli(k, 0.8, h.shape), h / 0.8, 0.0)
+
+    def forward(ps, x, key, train):
+        h = x
+        if model_kind == "cnn":
+            (w, b) = ps[0]
+            y = sum(jax.lax.dot_general(h[:, i:i + 26, j:j + 26, :], w[i, j], (((3,), (0,)), ((), ())))
+                    for i in range(3) for j in range(3))
+            h = jax.nn.relu(y + b.reshape(1, 1, 1, -1))
+            h = jnp.max(h.reshape(h.shape[0], 13, 2, 13, 2, 28), axis=(2, 4)).reshape(h.shape[0], -1)
+            rest = ps[1:]
+        else:
+            h = h.reshape(h.shape[0], -1)
+            rest = ps
+        keys = jax.random.split(key, len(rest)) if train and dropout else [None] * len(rest)
+        for i, (w, b) in enumerate(rest):
+            h = h @ w + b.reshape(1, -1)
+            if i < len(rest) - 1:
+                h = jax.nn.relu(h)
+                if train and dropout:
+                    h = drop(h, keys[i])
+        return h
+
+    def loss_fn(ps, x, y, m, key):
+        z = forward(ps, x, key, True)
+        if binary:
+            zz = z[:, 0]
+            per = jnp.maximum(zz, 0) - zz * y + jnp.log1p(jnp.exp(-jnp.abs(zz)))
+            ok = ((zz > 0).astype(jnp.float32) == y)
+        else:
+            per = -jnp.take_along_axis(jax.nn.log_softmax(z), y[:, None], axis=1)[:, 0]
+            ok = jnp.argmax(z, axis=1) == y
+        return jnp.sum(per * m) / jnp.maximum(jnp.sum(m), 1.0), jnp.sum(ok * m)
+
+    def update(p, g, s, t):
+        if opt == "rmsprop":
+            v = 0.9 * s[0] + 0.1 * g * g
+            return p - 1e-3 * g / jnp.sqrt(v + 1e-7), (v,)
+        m = s[0] + (g - s[0]) * 0.1
+        v = s[1] + (g * g - s[1]) * 0.001
+        alpha = 1e-3 * jnp.sqrt(1.0 - 0.999 ** t) / (1.0 - 0.9 ** t)
+        return p - alpha * m / (jnp.sqrt(v) + 1e-7), (m, v)
+
+    zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = (zeros(),) if opt == "rmsprop" else (zeros(), zeros())
+
+    @jax.jit
+    def epoch(params, state, t, order, key):
+        mask = (jnp.arange(steps * bs) < n).astype(jnp.float32).reshape(steps, bs)
+        keys = jax.random.split(key, steps)
+
+        def step(c, inp):
+            params, state, t, tot, ok = c
+            idx, m, k = inp
+            (loss, nok), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, X[idx], Y[idx], m, k)
+            t = t + 1.0
+            flat_p, tdef = jax.tree_util.tree_flatten(params)
+            flat_g = tdef.flatten_up_to(grads)
+            flat_s = [tdef.flatten_up_to(s) for s in state]
+            new = [update(p, g, tuple(s[i] for s in flat_s), t) for i, (p, g) in enumerate(zip(flat_p, flat_g))]
+            params = tdef.unflatten([a for a, _ in new])
+            state = tuple(tdef.unflatten([b[j] for _, b in new]) for j in range(len(state)))
+            return (params, state, t, tot + loss * jnp.sum(m), ok + nok), None
+
+        c, _ = jax.lax.scan(step, (params, state, t, 0.0, 0.0), (order.reshape(steps, bs), mask, keys))
+        return c
+
+    Xv = None if va is None else jnp.asarray(va[0])
+
+    @jax.jit
+    def evaluate(params):
+        return jnp.sum(forward(params, Xv, None, False))
+
+    times = []
+    t, key = jnp.float32(0.0), jax.random.PRNGKey(0)
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = np.zeros(steps * bs, np.int32)
+        order[:n] = rng.permutation(n)
+        key, k = jax.random.split(key)
+        params, state, t, tot, ok = epoch(params, state, t, jnp.asarray(order), k)
+        v = evaluate(params) if Xv is not None else 0.0
+        float(tot), float(ok), float(v)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 # --------------------------------------------------------------------------- driver
 def _steady(times: list[float]) -> float:
     rest = times[1:]
@@ -335,6 +498,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 epochs, 1 repeat, no W5 alternatives")
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--no-hand", action="store_true", help="skip the hand-written JAX variant")
+    ap.add_argument("--peak-reps", type=int, default=5,
+                    help="2048^3 matmuls timed before every workload repeat (median = the peak)")
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch intra-op threads (default 1: with 2, OpenMP barriers on a loaded 2-core "
                          "machine made W1 20x slower)")
@@ -353,10 +519,11 @@ def main(argv=None) -> int:
     TORCH_THREADS = args.torch_threads
     notes: list[str] = []
     alts = {}
-    for alt, flag, avail, fn in (("keras_jax", args.no_keras, keras_available, run_keras),
+    for alt, flag, avail, fn in (("handjax", args.no_hand, lambda: None, run_handjax),
+                                 ("keras_jax", args.no_keras, keras_available, run_keras),
                                  ("torch", args.no_torch, torch_available, run_torch)):
         if flag:
-            notes.append(f"{alt}: skipped (--no-{alt.split('_')[0]})")
+            notes.append(f"{alt}: skipped (--no-{ {'handjax': 'hand'}.get(alt, alt.split('_')[0])})")
             continue
         why = avail()
         if why:
@@ -382,9 +549,11 @@ def main(argv=None) -> int:
         model, binary, opt, batch, seeds, target, is_mlp = WORKLOADS[name]
         data = bench_data(name) if alts else None
         runs: dict[str, list[list[float]]] = {"sweeplab": []}
+        peaks: list[float] = []
         n_alt = args.alt_repeats if args.alt_repeats is not None else (1 if name == "W5" else args.repeats)
         run_alts = {} if (seeds > 1 or (args.quick and name == "W5")) else alts
         for r in range(max(args.repeats, n_alt if run_alts else 0)):
+            peaks.append(matmul_peak(reps=args.peak_reps))  # interleaved with the runs: same load
             if r < args.repeats:
                 runs["sweeplab"].append(run_sweeplab(name, args.epochs))
                 print(f"  {name} rep {r + 1} sweeplab: " + " ".join(f"{t:.3f}" for t in runs["sweeplab"][-1]),
@@ -401,6 +570,13 @@ def main(argv=None) -> int:
                         "first_epoch": statistics.median(t[0] for t in rs), "repeats": len(rs)}
         sw = row["sweeplab"]["s_per_epoch"]
         row["first_minus_rest"] = row["sweeplab"]["first_epoch"] - sw
+        fl = flops_per_epoch(name)
+        peak = statistics.median(peaks)
+        row.update(flops_per_epoch=fl["flops"], matmul_flops_per_epoch=fl["matmul_flops"], peak_gflops=peak,
+                   peak_samples=peaks, lower_bound_s=fl["flops"] / (peak * 1e9))
+        row["x_lb"] = sw / row["lower_bound_s"]
+        for who in runs:
+            row[who]["x_lb"] = row[who]["s_per_epoch"] / row["lower_bound_s"]
         for alt in alts:
             if alt in row:
                 single_alt[(alt, name)] = row[alt]["s_per_epoch"]
@@ -422,6 +598,9 @@ def main(argv=None) -> int:
 
     info["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     table = render_table(rows, alts)
+    peak_all = statistics.median(p for r in rows for p in r["peak_samples"])
+    table += (f"\n\nmatmul peak (2048^3 jnp.dot, float32, median over the run): {peak_all:.0f} GFLOP/s; "
+              f"load average start {info['loadavg_start']}, end {info['loadavg_end']}")
     print()
     print(table)
     for n in notes:
@@ -439,15 +618,16 @@ def main(argv=None) -> int:
 
 
 def render_table(rows: list[dict], alts: dict) -> str:
-    head = ["workload", "sweeplab s/ep", "1st ep", "1st-rest"]
+    head = ["workload", "sweeplab s/ep", "LB s", "x LB", "1st ep", "compile (1st-rest)"]
     for alt in alts:
-        label = {"keras_jax": "Keras-JAX", "torch": "PyTorch"}[alt]
+        label = {"handjax": "hand JAX", "keras_jax": "Keras-JAX", "torch": "PyTorch"}[alt]
         head += [label, "ratio"]
     head += ["target", "pass"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         sw = r["sweeplab"]
-        cells = [r["workload"], _fmt(sw["s_per_epoch"], 4), _fmt(sw["first_epoch"], 2), _fmt(r["first_minus_rest"], 2)]
+        cells = [r["workload"], _fmt(sw["s_per_epoch"], 4), _fmt(r.get("lower_bound_s"), 4),
+                 _fmt(r.get("x_lb"), 1) + "x", _fmt(sw["first_epoch"], 2), _fmt(r["first_minus_rest"], 2)]
         for alt in alts:
             a = r.get(alt)
             if a is None:

@@ -251,14 +251,23 @@ def ftrl(learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_valu
     n' = n + g^2; z += g + 2 l2s w - (n'^-p - n^-p)/lr w;
     w = (clip(z, -l1, l1) - z) / (n'^-p / lr + 2 (l2 + beta / (2 lr))), p = lr_power."""
 
+    def power(x):
+        # x ** -lr_power as exp(log(x) * -lr_power): XLA's CPU backend lowers ``power`` with a
+        # traced exponent (per-trial) to a scalar libm call per element, ~5x slower than its
+        # vectorised exp and log (benchmarks/README.md, FTRL); equal to float32 round-off.
+        # x >= 0 here; x ** 0 == 1 also at x == 0, where the log form would give nan.
+        e = -learning_rate_power
+        return jnp.where(e == 0, jnp.ones_like(x), jnp.exp(jnp.log(x) * e))
+
     def step(g, w, s, t, sc):
         accum = s["accumulator"]
         new_accum = accum + jnp.square(g)
         grad = g + 2.0 * l2_shrinkage_regularization_strength * w
-        sigma = (new_accum ** (-learning_rate_power) - accum ** (-learning_rate_power)) / learning_rate
+        new_pow = power(new_accum)
+        sigma = (new_pow - power(accum)) / learning_rate
         linear = s["linear"] + grad - sigma * w
         l2 = l2_regularization_strength + beta / (2.0 * learning_rate)
-        quadratic = new_accum ** (-learning_rate_power) / learning_rate + 2.0 * l2
+        quadratic = new_pow / learning_rate + 2.0 * l2
         l1 = l1_regularization_strength
         new_w = (jnp.clip(linear, -l1, l1) - linear) / quadratic
         return new_w - w, {"accumulator": new_accum, "linear": linear}
