@@ -53,8 +53,12 @@ def group_key(config: dict[str, Any]) -> str:
 def plan_groups(trials: Iterable[TrialRecord], max_group_size: int | None = None) -> list[Group]:
     """Partition trials into groups, keeping study order; split groups above ``max_group_size``."""
     by_key: dict[str, list[TrialRecord]] = {}
+    keys: dict[str, str] = {}  # a configuration's seeds and folds share its config: split it once
     for t in trials:
-        by_key.setdefault(group_key(t.config), []).append(t)
+        blob = json.dumps(t.config, sort_keys=True, default=str)
+        if blob not in keys:
+            keys[blob] = group_key(t.config)
+        by_key.setdefault(keys[blob], []).append(t)
     groups = []
     for key, members in by_key.items():
         size = max_group_size or len(members)
