@@ -227,8 +227,9 @@ def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
         if per is not None and len(per):
             facts.append(("seeds per configuration", str(int(per.min())) if per.min() == per.max()
                           else f"{int(per.min())}–{int(per.max())}"))
-    if "status" in t and (t["status"] == "diverged").any():
-        facts.append(("diverged trials", str(int((t["status"] == "diverged").sum()))))
+    for status in ("diverged", "pruned"):
+        if "status" in t and (t["status"] == status).any():
+            facts.append((f"{status} trials", str(int((t["status"] == status).sum()))))
     runs = pd.to_numeric(t["epochs_run"], errors="coerce").dropna() if "epochs_run" in t else pd.Series([], dtype=float)
     if len(runs):
         facts.append(("epochs per trial", f"{int(runs.min())}–{int(runs.max())}"
