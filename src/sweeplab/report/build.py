@@ -17,6 +17,7 @@ import pandas as pd
 
 from sweeplab.analysis import curves, model_view, stats, tables
 from sweeplab.analysis.rundata import RunData
+from sweeplab.report import build_search as bsearch
 from sweeplab.report import build_study as bs
 from sweeplab.report import build_trial as bt
 from sweeplab.report.model import Report, Section, TextItem
@@ -72,6 +73,9 @@ BUILDERS: dict[str, Builder] = {
     "curves": Builder(lambda j: bs.curves(j.rd, j.metrics)),
     "effects": Builder(lambda j: bs.effects(j.rd, j.metrics, j.metric)),
     "heatmap": Builder(lambda j: bs.heatmaps(j.rd, j.metric)),
+    "search_history": Builder(lambda j: bsearch.history(j.rd, j.metric)),
+    "importance": Builder(lambda j: bsearch.importance(j.rd, j.metric)),
+    "slices": Builder(lambda j: bsearch.slices(j.rd, j.metric)),
     "history": _trial(bt.history),
     "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
     "confusion": _trial(bt.confusion, _has_classes),
@@ -103,9 +107,13 @@ def check_analyses(names) -> list[str]:
 
 
 def unmet_need(rd: RunData, name: str) -> str:
-    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, as the registry
-    declares), or the empty string when it can be made."""
+    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, a grid or a search run,
+    as the registry declares), or the empty string when it can be made."""
     info = _TABLE.get(name)
+    if info.runs == "search" and not bsearch.is_search(rd):
+        return info.needs
+    if info.runs == "grid" and bsearch.is_search(rd):
+        return "a grid (a search run samples its axes: see the search sections)"
     return info.needs if len(rd.axes) < info.min_axes else ""
 
 
