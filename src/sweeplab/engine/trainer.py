@@ -275,7 +275,7 @@ def _train_loop(g: _Setup, emit: Emit, index: int, prune=None):
         acc, val = host((acc, g.validate(params, state) if g.validate is not None else None))
         epoch_seconds.append(time.perf_counter() - t0)
         improved = _record_epoch(states, g.model, acc, val, g.rows.n_train, g.n_val, program.steps, es, epoch)
-        if prune is not None:
+        if prune is not None and epoch < g.train.epochs:  # the last epoch has nothing left to save
             _prune(states, prune, epoch)
         if restore and improved.any():
             mask = jnp.asarray(improved)
