@@ -283,14 +283,12 @@ def _rule(study: Study, plan: SearchPlan, reference: dict[int, list[float]]) -> 
 
 def _scores(store, trials: list[TrialRecord], obj: Objective) -> dict[str, tuple[str, float | None, list[float]]]:
     """``trial_id -> (status, final value, per-epoch values)`` of the objective, read from the store."""
-    from sweeplab.store.schema import from_json
-
     ids = [t.trial_id for t in trials]
     marks = ", ".join("?" * len(ids))
     out = {}
     for tid, status, final in store.conn.execute(
             f"SELECT trial_id, status, final FROM trials WHERE trial_id IN ({marks})", ids):
-        value = (from_json(final) or {}).get(obj.metric)
+        value = (json.loads(final) if final else {}).get(obj.metric)
         out[tid] = (status, None if value is None else float(value), [])
     for tid, value in store.conn.execute(
             f"SELECT trial_id, value FROM epochs WHERE split=? AND metric=? AND trial_id IN ({marks}) "

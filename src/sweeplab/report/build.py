@@ -180,7 +180,7 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
     for key in (k for k in chosen if _TABLE.get(k).level == "study"):
         needs = unmet_need(rd, key)
         if needs:
-            sections.append(Section(key, key, [TextItem(f"'{key}' needs {needs}.", "note")]))
+            sections.append(Section(key, _TABLE.get(key).title, [TextItem(f"'{key}' needs {needs}.", "note")]))
             continue
         sections.append(build_section(job, key))
     trial_keys = [k for k in chosen if _TABLE.get(k).level == "trial"]

@@ -23,6 +23,14 @@ from sweeplab.spec.errors import StudyError, short_repr
 
 Kind = Literal["loguniform", "uniform", "int", "choice"]
 KINDS: tuple[str, ...] = ("loguniform", "uniform", "int", "choice")
+#: each form of an axis and what it samples (the reference page's table)
+DISTRIBUTIONS = (
+    ("{ loguniform = [low, high] }", "a float, uniform in log(value): low > 0"),
+    ("{ uniform = [low, high] }", "a float, uniform"),
+    ("{ int = [low, high] }", "an integer, uniform; `log = true`: uniform in log(value), low > 0"),
+    ("{ choice = [values] }", "one of the values (any values the field accepts)"),
+    ("[values]", "the same as { choice = [values] }"),
+)
 _FORMS = ('{ loguniform = [low, high] }, { uniform = [low, high] }, { int = [low, high], log = true|false }, '
           '{ choice = [values] } or a list of values')
 
