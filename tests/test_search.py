@@ -220,3 +220,20 @@ def test_a_version_2_store_is_migrated_and_accepts_pruned(tmp_path):
 def test_config_result_is_plain_data():
     c = ConfigResult(0, {"a": 1}, ("t",), "complete", 0.5, (0.4, 0.5))
     assert c.value == 0.5
+
+
+def test_sweeplab_run_runs_a_search_study_and_check_prints_its_plan(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sweeplab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    text = STUDY.format(strategy="random", n_trials=2, batch="batch = 2", epochs=1, extra="", extra_sweep="")
+    (tmp_path / "s.toml").write_text(text)
+    checked = CliRunner().invoke(app, ["check", "s.toml"])
+    assert checked.exit_code == 0 and "search: random, 2 configuration(s) x 2 trial(s)" in " ".join(
+        checked.stdout.split())
+    ran = CliRunner().invoke(app, ["run", "s.toml", "--out", "r", "--no-report"])
+    assert ran.exit_code == 0, ran.stdout + ran.stderr
+    t = load(tmp_path / "r").trials
+    assert len(t) == 4 and set(t["status"]) == {"finished"} and t["config_id"].nunique() == 2

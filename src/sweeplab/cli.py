@@ -328,7 +328,11 @@ def _search_lines(s) -> list[str]:
 
 
 def _configurations(s) -> list[tuple[dict, object]]:
-    """``(overrides, first trial)`` of each configuration, in study order."""
+    """``(overrides, first trial)`` of each configuration, in study order (a search: its space's corners)."""
+    if s.spec.is_search:
+        from sweeplab.spec.expand import corners, expand_one
+
+        return [(o, expand_one(s.spec, s.raw, o, s.source)[0]) for o in corners(s.space)]
     seen: dict[str, tuple[dict, object]] = {}
     for t in s.trials:
         seen.setdefault(t.config_id, (t.overrides, t))
@@ -548,7 +552,7 @@ def list_cmd(what: str = typer.Argument("studies", metavar="TOPIC", help="studie
         t = Table("study", "trials", "description")
         for name, path in builtin_studies().items():
             s = load_study(path)
-            t.add_row(name, str(len(s.trials)), s.spec.study.description)
+            t.add_row(name, str(s.n_trials), s.spec.study.description)
         _print_table(t)
         console.print("The seedNNN-* studies reproduce, one experiment each, five published student lab "
                       "reports on neural networks (NNN = the report; 'Sec.', 'Fig.', 'Table' cite it): "

@@ -62,6 +62,13 @@ class Study:
     def name(self) -> str:
         return self.spec.study.name
 
+    @property
+    def n_trials(self) -> int:
+        """The trials the study trains: its grid's, or a search's ``n_trials`` x repeats x folds."""
+        if not self.spec.is_search:
+            return len(self.trials)
+        return self.spec.search.n_trials * self.spec.study.repeats * (self.spec.train.cross_validation or 1)
+
 
 def load_study(study: str | Path) -> Study:
     """Load, validate and expand a study file (or built-in study name).
