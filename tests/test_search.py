@@ -166,7 +166,7 @@ def test_search_report_has_its_sections(tmp_path):
     keys = [s.key for s in rep.sections]
     for key in ("best", "top", "search_history", "importance", "slices"):
         assert key in keys
-    assert "tables" not in keys and "heatmap" not in keys
+    assert "tables" not in keys and "heatmap" not in keys and "curves" not in keys
     imp = next(s for s in rep.sections if s.key == "importance").items[0].data
     assert set(imp["parameter"]) == {"train.learning_rate", "model.mlp.dropout"}
     assert math.isclose(imp["importance"].sum(), 1.0, rel_tol=1e-6)

@@ -87,7 +87,7 @@ ANALYSES = AnalysisTable((
     Analysis("tables", "study", "Results per sweep value", "a sweep axis", min_axes=1, runs="grid"),
     Analysis("top", "study", "Configurations"),
     Analysis("comparison", "study", "Is the best configuration really better?"),
-    Analysis("curves", "study", "Learning curves"),
+    Analysis("curves", "study", "Learning curves", runs="grid"),
     Analysis("effects", "study", "Effect of each sweep axis", "a sweep axis", min_axes=1, runs="grid"),
     Analysis("heatmap", "study", "Grid of two axes", "two sweep axes", min_axes=2, runs="grid"),
     Analysis("search_history", "study", "Optimisation history", "a search run ([search] strategy random or tpe)",
