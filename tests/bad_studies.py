@@ -321,6 +321,36 @@ _text("sweep_zip_scalar", "sweep", "error", BASE + "\n[sweep]\nzip = 3\n")
 _text("sweep_zip_nonexistent_path", "sweep", "error", _sweep + '[[sweep.zip]]\n"train.nope" = [1, 2]\n')
 _text("sweep_bad_value", "sweep", "error", _sweep + '"train.batch_size" = [32, 0]\n')
 _text("sweep_duplicate_values", "sweep", "error", _sweep + '"train.epochs" = [1, 1]\n')
+# --- search: [search] and [sweep] distributions (issue 13) ------------------------------------
+_search = _sweep.replace("[sweep]", '[search]\nstrategy = "tpe"\nn_trials = 10\n\n[sweep]')
+_text("search_ok", "search", "ok", _search + '"train.learning_rate" = { loguniform = [1e-4, 1e-1] }\n'
+      '"model.mlp.dropout" = { uniform = [0.0, 0.5] }\n"train.batch_size" = { int = [16, 64], log = true }\n'
+      '"train.optimizer" = { choice = ["adam", "sgd"] }\n"model.mlp.activation" = ["relu", "tanh"]\n')
+_text("search_grid_with_distribution", "search", "error",
+      _sweep + '"train.learning_rate" = { loguniform = [1e-4, 1e-1] }\n')
+_text("search_strategy_grid_with_distribution", "search", "error",
+      _search.replace('"tpe"', '"grid"') + '"train.learning_rate" = { uniform = [0.1, 0.2] }\n')
+_text("search_unknown_strategy", "search", "error", _search.replace('"tpe"', '"bayes"') + '"train.epochs" = [1]\n')
+_text("search_zero_trials", "search", "error", _search.replace("n_trials = 10", "n_trials = 0"))
+_text("search_loguniform_zero", "search", "error", _search + '"train.learning_rate" = { loguniform = [0, 1e-1] }\n')
+_text("search_low_above_high", "search", "error", _search + '"model.mlp.dropout" = { uniform = [0.5, 0.1] }\n')
+_text("search_int_float_bounds", "search", "error", _search + '"train.batch_size" = { int = [16, 64.5] }\n')
+_text("search_two_kinds", "search", "error",
+      _search + '"model.mlp.dropout" = { uniform = [0.0, 0.5], loguniform = [0.1, 0.5] }\n')
+_text("search_log_on_uniform", "search", "error", _search + '"model.mlp.dropout" = { uniform = [0.1, 0.5], log = true }\n')
+_text("search_unknown_kind", "search", "error", _search + '"model.mlp.dropout" = { normal = [0.0, 0.5] }\n')
+_text("search_empty_choice", "search", "error", _search + '"train.optimizer" = { choice = [] }\n')
+_text("search_bad_choice_value", "search", "error", _search + '"train.optimizer" = { choice = ["adam", "adamm"] }\n')
+_text("search_bound_out_of_field_range", "search", "error", _search + '"model.mlp.dropout" = { uniform = [0.0, 1.5] }\n')
+_text("search_zip", "search", "error", _search + '[[sweep.zip]]\n"train.epochs" = [1, 2]\n')
+_text("search_unknown_metric", "search", "error",
+      _search.replace("n_trials = 10", 'n_trials = 10\nmetric = "val_acuracy"') + '"train.epochs" = [1, 2]\n')
+_text("search_too_many_trials", "search", "error",
+      _search.replace("n_trials = 10", "n_trials = 200000") + '"train.epochs" = [1, 2]\n')
+_text("search_pruner_on_grid", "search", "error",
+      _search.replace('"tpe"', '"grid"').replace("n_trials = 10", 'pruner = "median"') + '"train.epochs" = [1, 2]\n')
+_text("search_unknown_pruner", "search", "error",
+      _search.replace("n_trials = 10", 'pruner = "hyperband"') + '"train.epochs" = [1, 2]\n')
 _GRID_1E8 = {  # 8 axes x 10 values = 10^8 configurations
     "train.epochs": range(1, 11), "train.batch_size": range(1, 11), "train.eval_batch_size": range(1, 11),
     "data.subsample": range(100, 110), "data.seed": range(10), "model.mlp.hidden": [[i] for i in range(1, 11)],

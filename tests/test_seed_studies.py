@@ -37,6 +37,7 @@ EXPECTED_TRIALS = {
     "seed002-augmentation": 21,
     "seed002-initializers": 18,
     "seed002-grid-search": 22500,
+    "seed002-search": 4500,  # a TPE search: 300 configurations x 3 repeats x 5 folds, made as it runs
     "seed003-batch-size": 15,
     "seed003-hidden": 27,
     "seed003-multiclass": 3,
@@ -82,12 +83,14 @@ def test_seed_studies_are_builtin():
 def test_builtin_study_validates(name):
     study = load_study(name)
     assert study.name == name, "a built-in study's [study] name must equal its file name"
-    assert study.trials
+    n = (study.spec.search.n_trials * study.spec.study.repeats * (study.spec.train.cross_validation or 1)
+         if study.spec.is_search else len(study.trials))
+    assert n and (study.trials or study.spec.is_search)
     if name.startswith("seed"):
         assert study.spec.study.repeats == 3
         desc = study.spec.study.description
         assert re.match(r"Seed 00\d ", desc), f"description must cite the seed report: {desc!r}"
-        assert len(study.trials) == EXPECTED_TRIALS[name]
+        assert n == EXPECTED_TRIALS[name]
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -106,6 +109,11 @@ def test_builtin_study_plans(name, tmp_path, monkeypatch):
         raw = raw.replace('dataset = "clocks"', 'dataset = "clocks"\nparams = { n_images = 200 }', 1)
         assert "n_images = 200" in raw
         study = study_from_text(raw, study.source)
+    if study.spec.is_search:  # its trials are made as it runs: check the search plan against the data
+        from sweeplab.engine.search import search_plan
+
+        assert search_plan(study).batch >= 1
+        return
     groups = plan(study)
     planned = [t.trial_id for g in groups for t in g.trials]
     assert sorted(planned) == sorted(t.trial_id for t in study.trials), "every trial in exactly one group"

@@ -35,7 +35,7 @@ ACTS = "accepted: linear, relu, sigmoid, tanh"
 # (id, study text, substrings the one-line message must contain)
 INVALID = [
     ("unknown-section", study('[optimiser]\nname = "adam"'),
-     ["unknown key 'optimiser'", "accepted keys: data, model, report, study, sweep, train"]),
+     ["unknown key 'optimiser'", "accepted keys: data, model, report, search, study, sweep, train"]),
     ("unknown-train-key", study(train="epochs = 1\nepoch = 3"),
      ["unknown key 'train.epoch'", "batch_size", "epochs"]),
     ("wrong-type", study(train='epochs = "ten"'),

@@ -455,4 +455,4 @@ def test_wal_and_schema(tmp_path):
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         (idx,) = store.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND tbl_name='epochs'").fetchone()
         assert idx >= 1
-    assert store_mod.SCHEMA_VERSION == 2  # 2: artifacts.size and study_trials (fingerprints)
+    assert store_mod.SCHEMA_VERSION == 3  # 2: artifacts.size and study_trials (fingerprints); 3: pruned

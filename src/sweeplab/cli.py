@@ -242,23 +242,30 @@ def run(
         done = set() if fresh else finished_ids(run_dir)
     except StoreError as e:
         _store_error(e)
-    try:
-        planned = plan(s, max_group_size=max_group_size)
-    except _user_errors() as e:
-        _usage(f"{s.source}: {e}")
-    groups = planned.pending(done)
-    _signals.check()
-    safe.n_groups = len(groups)
-    n_todo = sum(len(g.trials) for g in groups)
-    console.print(Text.assemble((s.name, "bold"), f": {len(s.trials)} trials, {n_todo} to train in "
-                                f"{len(groups)} compiled group(s) -> {run_dir}"))
+    planned = None
+    if s.spec.is_search:  # configurations are asked as it runs: print the search plan
+        console.print(Text.assemble((s.name, "bold"), f" -> {run_dir}"))
+        for line in _search_lines(s):
+            console.print(line)
+    else:
+        try:
+            planned = plan(s, max_group_size=max_group_size)
+        except _user_errors() as e:
+            _usage(f"{s.source}: {e}")
+        groups = planned.pending(done)
+        _signals.check()
+        safe.n_groups = len(groups)
+        n_todo = sum(len(g.trials) for g in groups)
+        console.print(Text.assemble((s.name, "bold"), f": {len(s.trials)} trials, {n_todo} to train in "
+                                    f"{len(groups)} compiled group(s) -> {run_dir}"))
     console.print(f"device: {_device()}")
     from sweeplab.dashboard.progress_file import with_progress_file  # progress.json for `sweeplab serve`
 
     safe.display = with_progress_file(safe.display, run_dir)
     try:
         with safe:
-            summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned)
+            summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned,
+                                max_group_size=max_group_size)
     except StoreError as e:
         _store_error(e)
     except _user_errors() as e:  # data missing, or a model that does not fit the data
@@ -292,6 +299,11 @@ def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or 
     from sweeplab.engine.run import plan
 
     s = _load(study)
+    if s.spec.is_search:
+        console.print(f"{s.source}: ok — study {s.name!r}:")
+        for line in _search_lines(s):
+            console.print("  " + line)
+        return
     try:
         groups = plan(s).groups
     except _user_errors() as e:
@@ -305,8 +317,22 @@ def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or 
         console.print("  sweep axes: " + ", ".join(s.axes))
 
 
+def _search_lines(s) -> list[str]:
+    """The search plan of a random/TPE study (strategy, rounds, objective, axes); bad input exits 2."""
+    from sweeplab.engine.search import search_plan
+
+    try:
+        return search_plan(s).lines()
+    except _user_errors() as e:
+        _usage(f"{s.source}: {e}")
+
+
 def _configurations(s) -> list[tuple[dict, object]]:
-    """``(overrides, first trial)`` of each configuration, in study order."""
+    """``(overrides, first trial)`` of each configuration, in study order (a search: its space's corners)."""
+    if s.spec.is_search:
+        from sweeplab.spec.expand import corners, expand_one
+
+        return [(o, expand_one(s.spec, s.raw, o, s.source)[0]) for o in corners(s.space)]
     seen: dict[str, tuple[dict, object]] = {}
     for t in s.trials:
         seen.setdefault(t.config_id, (t.overrides, t))
@@ -527,7 +553,7 @@ def list_cmd(what: str = typer.Argument("studies", metavar="TOPIC", help="studie
         t = Table("study", "trials", "description")
         for name, path in builtin_studies().items():
             s = load_study(path)
-            t.add_row(name, str(len(s.trials)), s.spec.study.description)
+            t.add_row(name, str(s.n_trials), s.spec.study.description)
         _print_table(t)
         console.print("The seedNNN-* studies reproduce, one experiment each, five published student lab "
                       "reports on neural networks (NNN = the report; 'Sec.', 'Fig.', 'Table' cite it): "

@@ -22,7 +22,10 @@ import numpy as np
 PENDING = "pending"
 FINISHED = "finished"  # trained for all epochs or stopped early by early stopping
 DIVERGED = "diverged"  # loss became non-finite; history kept up to that epoch
-STATUSES = (PENDING, FINISHED, DIVERGED)
+PRUNED = "pruned"  # stopped by a search's pruner at an epoch end; history kept up to that epoch
+STATUSES = (PENDING, FINISHED, DIVERGED, PRUNED)
+#: the statuses of a trial that has run (skipped on resume, shown by reports)
+DONE = (FINISHED, DIVERGED, PRUNED)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class TrialResult:
 
     Args:
         trial_id: the TrialRecord's id.
-        status: FINISHED or DIVERGED.
+        status: FINISHED, DIVERGED or PRUNED.
         epochs_run: number of epochs trained (history length).
         history: ``(split, metric) -> list of per-epoch values`` for splits
             ``train``, ``val`` and ``grad``.

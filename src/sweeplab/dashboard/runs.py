@@ -136,7 +136,7 @@ def state(counts: dict, running: bool) -> str:
     """``running`` (lock held), ``finished`` (nothing pending) or ``interrupted``."""
     if running:
         return "running"
-    pending = counts.get("total", 0) - counts.get("finished", 0) - counts.get("diverged", 0)
+    pending = counts.get("total", 0) - counts.get("finished", 0) - counts.get("diverged", 0) - counts.get("pruned", 0)
     return "finished" if pending <= 0 else "interrupted"
 
 

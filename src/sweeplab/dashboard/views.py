@@ -89,7 +89,7 @@ class RunView:
             snap = _Snapshot(run)
         status = snap.trials["status"].astype(str).value_counts() if len(snap.trials) else pd.Series(dtype=int)
         self.counts = {"total": int(len(snap.trials)), "finished": int(status.get("finished", 0)),
-                       "diverged": int(status.get("diverged", 0))}
+                       "diverged": int(status.get("diverged", 0)), "pruned": int(status.get("pruned", 0))}
         self.rd = RunData.from_run(snap)
         self._memo: dict = {}
 

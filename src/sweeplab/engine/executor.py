@@ -19,6 +19,7 @@ from typing import Iterator, Protocol
 
 from sweeplab.engine.events import Emit, ignore
 from sweeplab.engine.plan import Group
+from sweeplab.engine.pruning import PruneRule
 from sweeplab.engine.trainer import train_group
 from sweeplab.records import TrialResult
 
@@ -32,12 +33,14 @@ class GroupTask:
         study_seed: the study seed (the data seed unless ``data.seed`` is set).
         index: the group's position in this run (progress events carry it).
         n_groups: the number of groups in this run.
+        prune: a search's pruning rule (:class:`sweeplab.engine.pruning.PruneRule`), or None.
     """
 
     group: Group
     study_seed: int
     index: int
     n_groups: int
+    prune: PruneRule | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def train_task(task: GroupTask, emit: Emit = ignore) -> list[TrialResult]:
     """Train one task: what every executor runs, in whatever process."""
     g = task.group
     return train_group(list(g.trials), study_seed=task.study_seed, emit=emit, index=task.index,
-                       n_groups=task.n_groups, label=g.label)
+                       n_groups=task.n_groups, label=g.label, prune=task.prune)
 
 
 class LocalExecutor:

@@ -80,10 +80,15 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
         sweeplab.store.StoreEnvironmentError: disk full, read-only directory.
         ValueError: the study does not fit its data (found before anything is written).
     """
+    if study.spec.is_search:  # random or TPE search: configurations are asked as it runs
+        from sweeplab.engine.search import run_search
+
+        return run_search(study, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size,
+                          lock=lock, executor=executor)
     from sweeplab.store import RunLock, Store
 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
-    emit = _listener(progress)
+    emit = listener(progress)
     executor = executor if executor is not None else LocalExecutor()
     t0 = time.perf_counter()
     own_lock = lock is None
@@ -102,20 +107,31 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
             emit(RunStarted(tuple(planned.work_of(groups))))
             for i, g in enumerate(groups):
                 executor.submit(GroupTask(g, study.spec.study.seed, i, len(groups)))
-            trained = 0
-            try:
-                for done in executor.results(emit):
-                    store.commit_group(_checked(done))
-                    emit(GroupSaved(done.task.index))
-                    trained += len(done.results)
-            except BaseException:
-                executor.cancel()
-                raise
+            trained = sum(len(done.results) for done in commit_results(executor, store, emit))
     finally:
         if own_lock:
             lock.release()
     n = len(study.trials)
     return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0, repaired, moved)
+
+
+def commit_results(executor: Executor, store, emit: Emit) -> list[GroupDone]:
+    """Commit every group ``executor`` yields, one transaction each, as it arrives; return them.
+
+    The one commit path of the driver (a grid run and every round of a search): results
+    that are not exactly one per trial of the group are refused; on any error or
+    interrupt what is outstanding is cancelled, so every group in the store is whole.
+    """
+    done_groups = []
+    try:
+        for done in executor.results(emit):
+            store.commit_group(_checked(done))
+            emit(GroupSaved(done.task.index))
+            done_groups.append(done)
+    except BaseException:
+        executor.cancel()
+        raise
+    return done_groups
 
 
 def _checked(done: GroupDone) -> list:
@@ -128,10 +144,13 @@ def _checked(done: GroupDone) -> list:
     return done.results
 
 
-def _listener(progress) -> Emit:
+def listener(progress) -> Emit:
     """``progress`` as an event listener: a callable as it is, an object with Progress's callbacks wrapped."""
     if progress is None:
         return ignore
     if callable(progress):
         return progress
     return lambda event: Progress.__call__(progress, event)
+
+
+_listener = listener  # the earlier private name

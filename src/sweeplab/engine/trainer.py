@@ -19,7 +19,7 @@ from sweeplab.engine.events import EpochDone, Emit, GroupFinished, GroupStarted,
 from sweeplab.engine.hparams import HP, program_key, static_opt_params, trial_hps
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
 from sweeplab.models.model import Model
-from sweeplab.records import DIVERGED, FINISHED, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, PRUNED, TrialRecord, TrialResult
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
 
@@ -246,7 +246,15 @@ def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
                   program, hp, X, Y, validate, n_val)
 
 
-def _train_loop(g: _Setup, emit: Emit, index: int):
+def _prune(states, rule, epoch: int) -> None:
+    """Stop the trials a search's pruning rule (:mod:`sweeplab.engine.pruning`) names after ``epoch``."""
+    values = [s.history.get(rule.metric, [None])[-1] if s.active else None for s in states]
+    for s, stop in zip(states, rule.prune(epoch, values)):
+        if stop:
+            s.status, s.active = PRUNED, False
+
+
+def _train_loop(g: _Setup, emit: Emit, index: int, prune=None):
     """Train every epoch: returns ``(params, state, trial states, epoch seconds)``."""
     trials, program, es = g.trials, g.program, g.es
     shufflers = [np.random.default_rng([t.seed, t.fold or 0, 0x5EED]) for t in trials]
@@ -267,6 +275,8 @@ def _train_loop(g: _Setup, emit: Emit, index: int):
         acc, val = host((acc, g.validate(params, state) if g.validate is not None else None))
         epoch_seconds.append(time.perf_counter() - t0)
         improved = _record_epoch(states, g.model, acc, val, g.rows.n_train, g.n_val, program.steps, es, epoch)
+        if prune is not None and epoch < g.train.epochs:  # the last epoch has nothing left to save
+            _prune(states, prune, epoch)
         if restore and improved.any():
             mask = jnp.asarray(improved)
             best_params, best_state = _select(mask, params, best_params), _select(mask, state, best_state)
@@ -282,15 +292,16 @@ def _train_loop(g: _Setup, emit: Emit, index: int):
 
 
 def train_group(trials: list[TrialRecord], *, study_seed: int, emit: Emit = ignore,
-                index: int = 0, n_groups: int = 1, label: str = "") -> list[TrialResult]:
+                index: int = 0, n_groups: int = 1, label: str = "", prune=None) -> list[TrialResult]:
     """Train every trial of one group together and return their results.
 
-    Progress goes to ``emit`` as events (:mod:`sweeplab.engine.events`).
+    Progress goes to ``emit`` as events (:mod:`sweeplab.engine.events`). ``prune``: a search's
+    :class:`~sweeplab.engine.pruning.PruneRule`, applied at every epoch end.
     """
     g = _setup_group(trials, study_seed)
     emit(GroupStarted(index, n_groups, len(trials), g.train.epochs, label, steps=g.program.steps))
     t_group = time.perf_counter()
-    params, state, states, epoch_seconds = _train_loop(g, emit, index)
+    params, state, states, epoch_seconds = _train_loop(g, emit, index, prune)
     results = _finish(g.program, g.model, g.prepared, trials, states, params, state, g.hp, epoch_seconds)
     emit(GroupFinished(index, time.perf_counter() - t_group))
     return results

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sweeplab.analysis import curves, model_view, tables
 from sweeplab.analysis.rundata import RunData
+from sweeplab.report import build_search as bsearch
 from sweeplab.report import build_study as bs
 from sweeplab.report import build_trial as bt
 from sweeplab.report.model import Report, Section, TextItem
@@ -72,6 +73,9 @@ BUILDERS: dict[str, Builder] = {
     "curves": Builder(lambda j: bs.curves(j.rd, j.metrics)),
     "effects": Builder(lambda j: bs.effects(j.rd, j.metrics, j.metric)),
     "heatmap": Builder(lambda j: bs.heatmaps(j.rd, j.metric)),
+    "search_history": Builder(lambda j: bsearch.history(j.rd, j.metric)),
+    "importance": Builder(lambda j: bsearch.importance(j.rd, j.metric)),
+    "slices": Builder(lambda j: bsearch.slices(j.rd, j.metric)),
     "history": _trial(bt.history),
     "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
     "confusion": _trial(bt.confusion, _has_classes),
@@ -103,9 +107,13 @@ def check_analyses(names) -> list[str]:
 
 
 def unmet_need(rd: RunData, name: str) -> str:
-    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, as the registry
-    declares), or the empty string when it can be made."""
+    """What analysis ``name`` needs and ``rd`` lacks (sweep axes, a grid or a search run,
+    as the registry declares), or the empty string when it can be made."""
     info = _TABLE.get(name)
+    if info.runs == "search" and not bsearch.is_search(rd):
+        return info.needs
+    if info.runs == "grid" and bsearch.is_search(rd):
+        return "a grid (a search run samples its axes: see the search sections)"
     return info.needs if len(rd.axes) < info.min_axes else ""
 
 
@@ -172,7 +180,7 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
     for key in (k for k in chosen if _TABLE.get(k).level == "study"):
         needs = unmet_need(rd, key)
         if needs:
-            sections.append(Section(key, key, [TextItem(f"'{key}' needs {needs}.", "note")]))
+            sections.append(Section(key, _TABLE.get(key).title, [TextItem(f"'{key}' needs {needs}.", "note")]))
             continue
         sections.append(build_section(job, key))
     trial_keys = [k for k in chosen if _TABLE.get(k).level == "trial"]
@@ -227,8 +235,9 @@ def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
         if per is not None and len(per):
             facts.append(("seeds per configuration", str(int(per.min())) if per.min() == per.max()
                           else f"{int(per.min())}–{int(per.max())}"))
-    if "status" in t and (t["status"] == "diverged").any():
-        facts.append(("diverged trials", str(int((t["status"] == "diverged").sum()))))
+    for status in ("diverged", "pruned"):
+        if "status" in t and (t["status"] == status).any():
+            facts.append((f"{status} trials", str(int((t["status"] == status).sum()))))
     runs = pd.to_numeric(t["epochs_run"], errors="coerce").dropna() if "epochs_run" in t else pd.Series([], dtype=float)
     if len(runs):
         facts.append(("epochs per trial", f"{int(runs.min())}–{int(runs.max())}"

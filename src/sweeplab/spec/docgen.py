@@ -20,8 +20,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from sweeplab.data.spec import AugmentSpec, DataSpec, TaskSpec
-from sweeplab.spec.schema import (EarlyStoppingSpec, HeadSpec, MLPSpec, ModelSpec, ReportSpec, StudySection,
-                                  StudySpec, TrainSpec)
+from sweeplab.spec.schema import (EarlyStoppingSpec, HeadSpec, MLPSpec, ModelSpec, ReportSpec, SearchSection,
+                                  StudySection, StudySpec, TrainSpec)
+from sweeplab.spec.space import DISTRIBUTIONS
 
 DEFAULT_OUT = Path("docs/reference/study-file.md")
 
@@ -38,6 +39,7 @@ SECTIONS = [
     ("[train]", TrainSpec),
     ("train.early_stopping", EarlyStoppingSpec),
     ("[report]", ReportSpec),
+    ("[search]", SearchSection),
 ]
 
 # Meanings for models that carry no field descriptions (DataSpec is documented in docs/datasets.md).
@@ -150,7 +152,12 @@ def render() -> str:
         if doc and model is not StudySpec:
             out += [" ".join(doc.split()), ""]
         out += [section_table(model), ""]
-    return "\n".join(out)
+    out += ["## [sweep] distributions (search)", "",
+            "Under `[search] strategy = \"random\"` or `\"tpe\"`, a `[sweep]` axis is a list of values (a "
+            "categorical choice) or one of these tables; a grid refuses them ([../search.md](../search.md)).", "",
+            "| form | samples |", "|---|---|"]
+    out += [f"| `{form}` | {what} |" for form, what in DISTRIBUTIONS]
+    return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sweeplab.data.spec import DataSpec
 from sweeplab.spec.errors import StudyError, format_validation_error, short_repr
 from sweeplab.spec.schema import ModelSpec, StudySpec, TrainSpec
+from sweeplab.spec.space import Axis, parse_space, refuse_distributions
 from sweeplab.spec.source import BUILTIN_DIR, builtin_studies, parse_text, read_text, resolve_path  # noqa: F401
 from sweeplab.records import TrialRecord
 
@@ -54,10 +55,19 @@ class Study:
     raw: dict[str, Any]
     trials: tuple[TrialRecord, ...]
     axes: tuple[str, ...]
+    #: a search study's axes (``[search] strategy`` random or tpe); its trials are made as it runs
+    space: tuple[Axis, ...] = ()
 
     @property
     def name(self) -> str:
         return self.spec.study.name
+
+    @property
+    def n_trials(self) -> int:
+        """The trials the study trains: its grid's, or a search's ``n_trials`` x repeats x folds."""
+        if not self.spec.is_search:
+            return len(self.trials)
+        return self.spec.search.n_trials * self.spec.study.repeats * (self.spec.train.cross_validation or 1)
 
 
 def load_study(study: str | Path) -> Study:
@@ -79,9 +89,49 @@ def study_from_text(text: str, source: str = "<study>") -> Study:
         raise StudyError(format_validation_error(e, source=source, model=StudySpec)) from None
     except ValueError as e:  # registry errors raised outside pydantic's wrapping
         raise StudyError(f"{source}: {e}") from None
+    if spec.is_search:
+        space = parse_space(raw.get("sweep", {}), source)
+        check_search(spec, raw, space, source)
+        return Study(spec, source, text, raw, (), tuple(a.path for a in space), space)
+    refuse_distributions(raw.get("sweep", {}), source, spec.search.strategy if spec.search else "grid")
     combos, axes = sweep_combinations(raw.get("sweep", {}), source, spec)
     trials = expand(spec, raw, combos, source)
     return Study(spec, source, text, raw, tuple(trials), tuple(axes))
+
+
+# ---------------------------------------------------------------------------- search: sampling helpers
+def corners(space: tuple[Axis, ...]) -> list[dict[str, Any]]:
+    """Configurations that together use every bound and every choice of ``space`` (one axis varied at a time)."""
+    base = {a.path: (a.choices[0] if a.kind == "choice" else _num(a, a.low)) for a in space}
+    out = [base]
+    for a in space:
+        values = a.choices[1:] if a.kind == "choice" else [_num(a, a.high)]
+        out += [{**base, a.path: v} for v in values]
+    return out
+
+
+def _num(axis: Axis, value):
+    return int(value) if axis.kind == "int" else float(value)
+
+
+def check_search(spec: StudySpec, raw: dict, space: tuple[Axis, ...], source: str) -> None:
+    """Check a search study before anything runs: its trial count, and every bound and choice of its space.
+
+    Raises:
+        StudyError: too many trials, or a value of the space the field does not accept (one line).
+    """
+    for a in space:
+        _check_path(source, a.path)
+    search = spec.search
+    folds = spec.train.cross_validation or 1
+    n = search.n_trials * spec.study.repeats * folds
+    if n > spec.study.max_trials:
+        raise StudyError(f"{source}: field 'search.n_trials': {search.n_trials:,}: {n:,} trials with "
+                         f"{spec.study.repeats} repeat(s) x {folds} fold(s), more than study.max_trials = "
+                         f"{spec.study.max_trials:,}; accepted: at most "
+                         f"{spec.study.max_trials // (spec.study.repeats * folds):,}")
+    for overrides in corners(space):
+        expand_one(spec, raw, overrides, source)
 
 
 def sweep_combinations(sweep: dict[str, Any], source: str,

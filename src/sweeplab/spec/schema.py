@@ -186,15 +186,19 @@ class EarlyStoppingSpec(BaseModel):
     @field_validator("monitor")
     @classmethod
     def _monitor(cls, v):
-        """``[val_][<head>_]<loss|metric>``, with the metric's canonical name (val_acc -> val_accuracy)."""
-        prefix = "val_" if v.startswith("val_") else ""
-        base = v[len(prefix):]
-        for i in [-1] + [i for i, c in enumerate(base) if c == "_"]:
-            head, rest = base[:i + 1], base[i + 1:]
-            if rest == "loss" or rest in METRICS:
-                return prefix + head + (rest if rest == "loss" else METRICS.canonical(rest))
-        raise ValueError(f"unknown metric {v!r}; accepted: loss, {', '.join(METRICS.names())}, each optionally "
-                         "with a val_ prefix (and <head>_ for a model with heads), e.g. val_loss")
+        return canonical_monitor(v)
+
+
+def canonical_monitor(v: str) -> str:
+    """``[val_][<head>_]<loss|metric>``, with the metric's canonical name (val_acc -> val_accuracy)."""
+    prefix = "val_" if v.startswith("val_") else ""
+    base = v[len(prefix):]
+    for i in [-1] + [i for i, c in enumerate(base) if c == "_"]:
+        head, rest = base[:i + 1], base[i + 1:]
+        if rest == "loss" or rest in METRICS:
+            return prefix + head + (rest if rest == "loss" else METRICS.canonical(rest))
+    raise ValueError(f"unknown metric {v!r}; accepted: loss, {', '.join(METRICS.names())}, each optionally "
+                     "with a val_ prefix (and <head>_ for a model with heads), e.g. val_loss")
 
 
 class TrainSpec(BaseModel):
@@ -327,6 +331,51 @@ class ReportSpec(BaseModel):
         return v
 
 
+class SearchSection(BaseModel):
+    """The ``[search]`` section: how configurations are chosen (default: the full grid)."""
+
+    model_config = _FROZEN
+    strategy: Literal["grid", "random", "tpe"] = Field(
+        "grid", description="grid: every combination of the sweep lists; random: Optuna's RandomSampler; "
+                            "tpe: Optuna's TPESampler (multivariate, constant liar) over the [sweep] "
+                            "distributions")
+    n_trials: Int = Field(100, ge=1, le=1_000_000, description="configurations to try (random, tpe); each "
+                                                                "trains study.repeats seeds (x folds)")
+    seed: Int | None = Field(None, ge=0, le=SEED_MAX, description="seed of the sampler (default: study.seed)")
+    batch: Int | None = Field(None, ge=1, le=100_000,
+                              description="configurations asked at a time, trained together (those of one "
+                                          "structure in one compiled group); default: n_trials // 10 (at "
+                                          "least 1), at most what one group holds in memory")
+    metric: str | None = Field(None, description="validation metric optimised (mean over seeds at the last "
+                                                 "epoch, or the restored best), e.g. val_accuracy; default: "
+                                                 "the report's validation selection metric")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: from the metric (maximize accuracy-like metrics, minimize losses)")
+    pruner: Literal["none", "median", "asha"] = Field(
+        "none", description="stop unpromising trials at epoch ends: median (worse than the median of earlier "
+                            "trials at that epoch) or asha (successive halving at epochs "
+                            "min_epochs * reduction_factor^k)")
+    min_epochs: Int = Field(1, ge=1, description="pruning: epochs before any trial may be pruned (median); "
+                                                 "the first rung (asha)")
+    min_trials: Int = Field(4, ge=1, description="median: trials recorded at an epoch before it prunes there")
+    reduction_factor: Int = Field(3, ge=2, le=100, description="asha: keep the best 1/reduction_factor at "
+                                                               "each rung")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v):
+        """A validation metric: ``val_<metric>`` (``accuracy`` means ``val_accuracy``)."""
+        if v is None:
+            return v
+        return canonical_monitor(v if v.startswith("val_") else "val_" + v)
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.strategy == "grid" and self.pruner != "none":
+            raise FieldError('pruning needs strategy = "random" or "tpe"', ("pruner",), self.pruner)
+        return self
+
+
 class StudySpec(BaseModel):
     """A whole study file (before sweep expansion)."""
 
@@ -338,3 +387,10 @@ class StudySpec(BaseModel):
     sweep: dict[str, Any] = Field(default_factory=dict, description='axes: "section.field" = [values]; '
                                                                     "[[sweep.zip]] axes vary together")
     report: ReportSpec = Field(default_factory=ReportSpec, description="what the report shows")
+    search: SearchSection | None = Field(None, description="random or Bayesian (TPE) search over the [sweep] "
+                                                           "distributions, with pruning (table below)")
+
+    @property
+    def is_search(self) -> bool:
+        """Whether configurations come from a sampler (random, tpe), not the grid."""
+        return self.search is not None and self.search.strategy != "grid"

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sweeplab.records import DIVERGED, FINISHED, PENDING, STATUSES, TrialRecord, TrialResult
+from sweeplab.records import DIVERGED, FINISHED, PENDING, PRUNED, STATUSES, TrialRecord, TrialResult
 from .errors import StoreEnvironmentError, StoreError
 from .lock import RunLock
 from .paths import DB_NAME
@@ -48,6 +48,7 @@ __all__ = [
     "DIVERGED",
     "FINISHED",
     "PENDING",
+    "PRUNED",
     "SCHEMA_VERSION",
     "STATUSES",
     "Run",

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import StoreEnvironmentError, StoreError, one_line, sqlite_error
 from .paths import DB_NAME, open_regular, sha256_fd, why_damaged, why_unsafe
-from sweeplab.records import DIVERGED, FINISHED
+from sweeplab.records import DONE
 from .schema import STUDY_KEYS, from_json, has_table, open_error, validate_db
 
 
@@ -114,7 +114,8 @@ def verify_artifacts(conn: sqlite3.Connection, run_dir: Path, trial_ids: Iterabl
     ):
         arts.setdefault(tid, []).append((kind, rel, sha, size))
     damaged: dict[str, str] = {}
-    for (tid,) in conn.execute("SELECT trial_id FROM trials WHERE status IN (?, ?) ORDER BY rowid", (FINISHED, DIVERGED)):
+    for (tid,) in conn.execute(f"SELECT trial_id FROM trials WHERE status IN ({', '.join('?' * len(DONE))}) ORDER BY rowid",
+                                DONE):
         if wanted is not None and tid not in wanted:
             continue
         rows = arts.get(tid, [])
@@ -176,7 +177,7 @@ def _wal_header(path: Path) -> bool:
 def finished_ids(run_dir: str | os.PathLike, *, verify: bool = True) -> set[str]:
     """Trials of ``run_dir`` that a resume skips, read without writing anything.
 
-    FINISHED or DIVERGED trials, minus (``verify``) those whose artifacts
+    FINISHED, DIVERGED or PRUNED trials, minus (``verify``) those whose artifacts
     are damaged (:func:`verify_artifacts`: they are trained again). An empty
     set when the directory has no store yet; nothing is created.
     """
@@ -186,7 +187,7 @@ def finished_ids(run_dir: str | os.PathLike, *, verify: bool = True) -> set[str]
     conn = open_readonly(run_dir)
     try:
         done = {r[0] for r in conn.execute(
-            "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED))}
+            f"SELECT trial_id FROM trials WHERE status IN ({', '.join('?' * len(DONE))})", DONE)}
         if verify:
             done -= set(verify_artifacts(conn, run_dir, done))
         return done

@@ -29,14 +29,10 @@ from sweeplab.records import PENDING, STATUSES
 
 #: 1: the first layout. 2: ``artifacts.size`` and ``study_trials`` (the trial set of each
 #: study fingerprint); a version-1 store is migrated when a writer opens it and read as is.
-SCHEMA_VERSION = 2
+#: 3: the ``pruned`` status (search); the trials table is rebuilt with the new CHECK, rowids kept.
+SCHEMA_VERSION = 3
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT
-);
-CREATE TABLE IF NOT EXISTS trials (
+_TRIALS_COLUMNS = f"""
     trial_id          TEXT PRIMARY KEY,
     config_id         TEXT NOT NULL,
     config            TEXT NOT NULL,
@@ -60,7 +56,17 @@ CREATE TABLE IF NOT EXISTS trials (
     confusion         TEXT,
     created           TEXT NOT NULL,
     finished          TEXT
+"""
+
+_TRIAL_NAMES = tuple(f'"{line.split()[0].strip(chr(34))}"' for line in _TRIALS_COLUMNS.strip().splitlines()
+                     if line.strip() and not line.strip().startswith("CHECK"))
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
 );
+CREATE TABLE IF NOT EXISTS trials ({_TRIALS_COLUMNS});
 CREATE INDEX IF NOT EXISTS trials_config ON trials (config_id);
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
 CREATE TABLE IF NOT EXISTS epochs (
@@ -93,6 +99,14 @@ _MIGRATIONS = {
         "ALTER TABLE artifacts ADD COLUMN size INTEGER",
         "CREATE TABLE IF NOT EXISTS study_trials (fingerprint TEXT NOT NULL, trial_id TEXT NOT NULL, "
         "PRIMARY KEY (fingerprint, trial_id)) WITHOUT ROWID",
+    ),
+    2: (  # SQLite cannot alter a CHECK: rebuild the table (sqlite.org/lang_altertable.html, 12 steps)
+        f"CREATE TABLE trials_v3 ({_TRIALS_COLUMNS})",
+        f"INSERT INTO trials_v3 (rowid, {', '.join(_TRIAL_NAMES)}) SELECT rowid, {', '.join(_TRIAL_NAMES)} FROM trials",
+        "DROP TABLE trials",
+        "ALTER TABLE trials_v3 RENAME TO trials",
+        "CREATE INDEX IF NOT EXISTS trials_config ON trials (config_id)",
+        "CREATE INDEX IF NOT EXISTS trials_status ON trials (status)",
     ),
 }
 
@@ -171,6 +185,15 @@ def initialise(conn: sqlite3.Connection, db_path: Path, version: int) -> None:
     """Create the schema in an empty file (``version`` 0) or migrate an older one, in one transaction."""
     if version == SCHEMA_VERSION:
         return
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys=OFF")  # migration 2 drops and renames the trials table
+    try:
+        _initialise(conn, db_path, version)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+
+
+def _initialise(conn: sqlite3.Connection, db_path: Path, version: int) -> None:
     with transaction(conn, db_path, "cannot initialise"):
         if version == 0:
             for statement in _SCHEMA.split(";"):

@@ -68,7 +68,7 @@ from .paths import (
 )
 from .reader import finished_ids, verify_artifacts
 from .schema import open_error
-from sweeplab.records import DIVERGED, FINISHED, PENDING, TrialRecord, TrialResult
+from sweeplab.records import DONE, PENDING, TrialRecord, TrialResult
 from .schema import SCHEMA_VERSION, initialise, rollback, to_json, transaction, validate_db
 
 #: Study file texts above this size are refused (a study is a page of TOML, not a data set).
@@ -276,10 +276,10 @@ class Store:
         ))
 
     def finished_ids(self) -> set[str]:
-        """Trials that are FINISHED or DIVERGED (skipped on resume)."""
+        """Trials that are FINISHED, DIVERGED or PRUNED (skipped on resume)."""
         try:
             rows = self.conn.execute(
-                "SELECT trial_id FROM trials WHERE status IN (?, ?)", (FINISHED, DIVERGED)
+                f"SELECT trial_id FROM trials WHERE status IN ({', '.join('?' * len(DONE))})", DONE
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(self.path, exc, "cannot read the trials") from None
@@ -452,9 +452,9 @@ def _check_group(results: list[TrialResult], db_path: Path) -> None:
         if r.trial_id in seen:
             raise StoreError(f"{db_path}: trial {r.trial_id!r} appears twice in one group")
         seen.add(r.trial_id)
-        if r.status not in (FINISHED, DIVERGED):
+        if r.status not in DONE:
             raise StoreError(
-                f"trial {r.trial_id!r}: status {r.status!r} cannot be committed (expected {FINISHED!r} or {DIVERGED!r})"
+                f"trial {r.trial_id!r}: status {r.status!r} cannot be committed (expected one of {', '.join(DONE)})"
             )
 
 

@@ -38,6 +38,8 @@ class Analysis:
         needs: what it needs, completing "needs ..." in a note when it cannot
             be made ("" when it can always be made).
         min_axes: sweep axes it needs (study level).
+        runs: the runs it applies to: ``"any"``, ``"grid"`` (a table per sweep value) or
+            ``"search"`` (a random or TPE search: ``[search] strategy``).
     """
 
     name: str
@@ -45,6 +47,7 @@ class Analysis:
     title: str
     needs: str = ""
     min_axes: int = 0
+    runs: Literal["any", "grid", "search"] = "any"
 
 
 class AnalysisTable:
@@ -81,12 +84,18 @@ class AnalysisTable:
 
 ANALYSES = AnalysisTable((
     Analysis("best", "study", "Best configuration"),
-    Analysis("tables", "study", "Results per sweep value", "a sweep axis", min_axes=1),
+    Analysis("tables", "study", "Results per sweep value", "a sweep axis", min_axes=1, runs="grid"),
     Analysis("top", "study", "Configurations"),
     Analysis("comparison", "study", "Is the best configuration really better?"),
-    Analysis("curves", "study", "Learning curves"),
-    Analysis("effects", "study", "Effect of each sweep axis", "a sweep axis", min_axes=1),
-    Analysis("heatmap", "study", "Grid of two axes", "two sweep axes", min_axes=2),
+    Analysis("curves", "study", "Learning curves", runs="grid"),
+    Analysis("effects", "study", "Effect of each sweep axis", "a sweep axis", min_axes=1, runs="grid"),
+    Analysis("heatmap", "study", "Grid of two axes", "two sweep axes", min_axes=2, runs="grid"),
+    Analysis("search_history", "study", "Optimisation history", "a search run ([search] strategy random or tpe)",
+             runs="search"),
+    Analysis("importance", "study", "Parameter importance", "a search run ([search] strategy random or tpe)",
+             runs="search"),
+    Analysis("slices", "study", "Slice plots of the most important parameters",
+             "a search run ([search] strategy random or tpe)", runs="search"),
     Analysis("history", "trial", "Learning curves of the best trial"),
     Analysis("model", "trial", "Model", "saved parameters"),
     Analysis("confusion", "trial", "Confusion matrix", "a classification head"),

@@ -6,7 +6,7 @@ async function side(rid, box, colourIndex) {
   clear(box);
   const s = await api(`/api/runs/${encodeURIComponent(rid)}/summary`);
   box.append(el("h2", {}, el("a", {href: "/run/" + encodeURIComponent(rid), text: s.name})));
-  box.append(el("p", {class: "muted", text: s.dir + " · " + (s.counts.finished + s.counts.diverged) + " of " + s.counts.total + " trials finished"}));
+  box.append(el("p", {class: "muted", text: s.dir + " · " + (s.counts.finished + s.counts.diverged + (s.counts.pruned || 0)) + " of " + s.counts.total + " trials finished"}));
   if (s.empty) { box.append(el("p", {text: "No finished trials yet."})); return null; }
   box.append(el("p", {class: "lead", text: s.best}));
   const t = await api(`/api/runs/${encodeURIComponent(rid)}/configs?limit=20`);

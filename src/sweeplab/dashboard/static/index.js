@@ -18,7 +18,7 @@ function runRow(r) {
   const name = el("td", {}, el("a", {href: "/run/" + encodeURIComponent(r.id), text: r.name}));
   if (r.error) name.append(el("div", {class: "error", text: r.error}));
   return el("tr", {"data-run": r.id}, el("td", {}, box), name, el("td", {class: "muted", text: r.dir}),
-            el("td", {}, state), el("td", {class: "num finished", text: (r.finished + r.diverged) + " / " + r.total}),
+            el("td", {}, state), el("td", {class: "num finished", text: (r.finished + r.diverged + (r.pruned || 0)) + " / " + r.total}),
             prog, el("td", {class: "muted", text: ago(r.updated)}));
 }
 

@@ -153,8 +153,8 @@ async function refresh(all) {
 function header(r) {
   stateBadge(document.getElementById("state"), r.state);
   const counts = document.getElementById("counts");
-  counts.textContent = `${r.finished + r.diverged} of ${r.total} trials finished` + (r.diverged ? ` (${r.diverged} diverged)` : "");
-  counts.setAttribute("data-finished", String(r.finished + r.diverged));
+  counts.textContent = `${r.finished + r.diverged + (r.pruned || 0)} of ${r.total} trials finished` + (r.diverged ? ` (${r.diverged} diverged)` : "") + (r.pruned ? ` (${r.pruned} pruned)` : "");
+  counts.setAttribute("data-finished", String(r.finished + r.diverged + (r.pruned || 0)));
   document.getElementById("updated").textContent = r.updated ? "· last update " + ago(r.updated) : "";
   const p = document.getElementById("progress");
   p.hidden = !r.progress;
