@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab.engine.events import Emit, GroupSaved, RunStarted, ignore
-from sweeplab.engine.executor import Executor, GroupDone, GroupTask, LocalExecutor
+from sweeplab.engine.executor import Executor, GroupDone, GroupTask, LocalExecutor, make_executor
 from sweeplab.engine.plan import Plan, plan_trials
 from sweeplab.engine.progress import Progress
 from sweeplab.spec.expand import Study
@@ -56,7 +56,7 @@ def plan(study: Study, *, max_group_size: int | None = None, budget_bytes: int |
 
 def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = False,
               progress: Emit | None = None, max_group_size: int | None = None, lock=None,
-              planned: Plan | None = None, executor: Executor | None = None) -> RunSummary:
+              planned: Plan | None = None, executor: Executor | str | None = None) -> RunSummary:
     """Train every unfinished trial of ``study`` into the store at ``run_dir``.
 
     Args:
@@ -73,7 +73,9 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
         planned: the study's :func:`plan`, when the caller made it already
             (the CLI does, to print it); default: planned here. Either way
             the study is planned once per run.
-        executor: trains the groups (default: :class:`LocalExecutor`, in this process).
+        executor: trains the groups (default: :class:`LocalExecutor`, in this process), or
+            the name of one (``"local"``, ``"processes"``, ``"ray"``: made with its defaults
+            and closed at the end).
 
     Raises:
         sweeplab.store.StoreError: the store is damaged, or another process writes ``run_dir``.
@@ -84,7 +86,8 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
     emit = _listener(progress)
-    executor = executor if executor is not None else LocalExecutor()
+    own_executor = isinstance(executor, str)
+    executor = make_executor(executor) if own_executor else executor if executor is not None else LocalExecutor()
     t0 = time.perf_counter()
     own_lock = lock is None
     lock = RunLock(run_dir) if own_lock else lock
@@ -112,6 +115,8 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
                 executor.cancel()
                 raise
     finally:
+        if own_executor:
+            executor.close()
         if own_lock:
             lock.release()
     n = len(study.trials)
