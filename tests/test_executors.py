@@ -166,3 +166,40 @@ def test_core_sets_split_the_cores_without_overlap():
 def test_make_executor_refuses_bad_names_and_options(name, kw, field):
     with pytest.raises(UserError, match=f"^{field}: "):
         make_executor(name, **kw)
+
+
+# ----------------------------------------------------------------------------- Ctrl-C on the driver
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out |= {int(c) for c in (task / "children").read_text().split()}
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie waiting for its (re)parent counts as gone
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
+def test_ctrl_c_on_the_driver_ends_the_workers_and_keeps_the_committed_groups(tmp_path):
+    from test_cli_signals import Run, _finished, _interrupted
+
+    (tmp_path / "study.toml").write_text(STUDY.replace("epochs = 3", "epochs = 300"))
+    run = Run(tmp_path, "r", "--no-report", "--executor", "processes", "--workers", "2")
+    assert run.wait_for(r"group \d/3 saved")
+    workers = _children(run.p.pid)
+    assert len(workers) >= 2  # the two workers (and maybe multiprocessing's helper)
+    run.send(signal.SIGINT)
+    rc, out, err = run.finish()
+    saved, of = _interrupted(rc, err, signal.SIGINT)
+    assert of == N_GROUPS and 1 <= saved < N_GROUPS
+    assert _finished(tmp_path / "r") == 2 * saved  # whole groups only
+    assert rows(tmp_path / "r")[2] == 0
+    end = time.monotonic() + 10
+    while not all(_gone(p) for p in workers) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert all(_gone(p) for p in workers), [p for p in workers if not _gone(p)]
