@@ -203,3 +203,25 @@ def test_ctrl_c_on_the_driver_ends_the_workers_and_keeps_the_committed_groups(tm
     while not all(_gone(p) for p in workers) and time.monotonic() < end:
         time.sleep(0.1)
     assert all(_gone(p) for p in workers), [p for p in workers if not _gone(p)]
+
+
+@pytest.mark.parametrize("args, line, code", [
+    (["--executor", "threads"], "error: --executor: 'threads': accepted: local, processes, ray", 2),
+    (["--workers", "2"], "error: --workers: 2: only for the processes executor (a Ray cluster has its own)", 2),
+    (["--executor", "ray", "--address", "127.0.0.1:1"],
+     "error: --address: 127.0.0.1:1: cannot connect to the Ray cluster", 1),
+])
+def test_run_refuses_a_bad_executor_in_one_line(tmp_path, monkeypatch, args, line, code):
+    from typer.testing import CliRunner
+
+    from sweeplab import cli
+
+    if "ray" in args:  # nothing listens on port 1: refused at once (ray.init itself retries for minutes)
+        pytest.importorskip("ray")
+    (tmp_path / "study.toml").write_text(STUDY)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.app, ["run", "study.toml", "--no-report", *args])
+    assert result.exit_code == code, result.output
+    assert result.output.strip().splitlines()[-1].startswith(line), result.output
+    if code == 2:
+        assert not (tmp_path / "runs").exists()  # refused before anything was written

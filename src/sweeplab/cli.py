@@ -245,6 +245,8 @@ def run(
     _signals.check()
     try:
         runner = make_executor(executor, workers=workers, address=address)
+        if hasattr(runner, "connect"):  # a cluster: reached (or refused) before anything is written
+            runner.connect()
     except _user_errors() as e:
         _usage(f"--{e}")
     if hasattr(runner, "close"):

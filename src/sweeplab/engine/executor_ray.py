@@ -55,6 +55,22 @@ def _train_remote(task: GroupTask, queue) -> list:
     return train_task(task, emit)
 
 
+def _reachable(address: str | None, timeout: float = 10.0) -> None:
+    """Refuse at once a ``HOST:PORT`` where nothing listens (``auto``, ``ray://`` and None are Ray's to resolve)."""
+    import socket
+
+    if not address or address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ExecutorError(f"address: {address}: not HOST:PORT; accepted: auto, HOST:PORT, ray://HOST:PORT")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ExecutorError(f"address: {address}: cannot connect to the Ray cluster: {e.strerror or e}; "
+                            "start one with: ray start --head --port PORT") from e
+
+
 class RayExecutor:
     """Trains each group as a Ray task.
 
@@ -90,7 +106,7 @@ class RayExecutor:
         emit = emit or ignore
         if self._ray is None and not self._tasks:
             return
-        ray = self._connect()
+        ray = self.connect()
         for task in self._tasks:
             self._launch(task)
         self._tasks = []
@@ -136,7 +152,12 @@ class RayExecutor:
         self.close()
 
     # -- internals -----------------------------------------------------------------------------------
-    def _connect(self):
+    def connect(self):
+        """Join the cluster (done by the first :meth:`results` if not before); returns the ray module.
+
+        Raises:
+            ExecutorError: Ray is not installed, or the cluster cannot be reached.
+        """
         if self._ray is not None:
             return self._ray
         try:
@@ -144,6 +165,7 @@ class RayExecutor:
         except ImportError as e:
             raise ExecutorError("executor: ray: Ray is not installed; pip install 'sweeplab[ray]'") from e
         if not ray.is_initialized():
+            _reachable(self.address)  # ray.init retries an address where nothing listens for minutes
             try:
                 ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
                          configure_logging=False)
