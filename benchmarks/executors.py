@@ -22,7 +22,9 @@ commits; the interpreter's JAX import is outside). The JAX persistent cache is
 one temporary folder for all runs, warmed by one unmeasured run of each
 arrangement, so every timed run loads its programs from it. Reported: the
 median of ``--repeats`` runs and the 1-minute load average before each run
-(the machine is shared).
+(the machine is shared); and the steady epoch time (epochs 2..N, from the
+store's ``epoch_seconds``), whose ratio says what the processes executor would
+gain on long runs, where start-up no longer counts.
 """
 
 from __future__ import annotations
@@ -87,7 +89,11 @@ summary = run_study(study, out, executor=ex)
 dt = time.perf_counter() - t0
 if hasattr(ex, "close"):
     ex.close()
-print(json.dumps({"seconds": dt, "trained": summary.n_trained}))
+import sqlite3, statistics
+with sqlite3.connect(Path(out) / "results.sqlite") as c:
+    per = [json.loads(x)[1:] for (x,) in c.execute("SELECT epoch_seconds FROM trials")]
+steady = statistics.median(v for p in per for v in p) if any(per) else None
+print(json.dumps({"seconds": dt, "trained": summary.n_trained, "steady_epoch_s": steady}))
 """
 
 
@@ -141,9 +147,17 @@ def main(argv=None) -> int:
                     runs[kind].append(one_run(study, kind, arg, tmp, env))
                     print(name, kind, runs[kind][-1], flush=True)
             med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+            # Steady state (epochs 2..N of every group, no start-up): the local run trains one group
+            # at a time, the processes run ``cores`` at once, so its throughput ratio is
+            # cores x (local epoch time) / (a worker's epoch time).
+            ep = {k: statistics.median(r["steady_epoch_s"] for r in v) for k, v in runs.items()
+                  if all(r.get("steady_epoch_s") for r in v)}
             rows.append({"workload": name, "groups": args.groups, "epochs": args.epochs,
                          "median_seconds": {k: round(v, 2) for k, v in med.items()},
                          "speedup_processes_vs_local": round(med["local"] / med["processes"], 2),
+                         "median_steady_epoch_seconds": {k: round(v, 3) for k, v in ep.items()},
+                         "steady_throughput_processes_vs_local": (
+                             round(cores * ep["local"] / ep["processes"], 2) if "processes" in ep else None),
                          "runs": runs})
     finally:
         if cluster is not None:
@@ -157,7 +171,9 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     for r in rows:
-        print(r["workload"], r["median_seconds"], "processes speed-up x", r["speedup_processes_vs_local"])
+        print(r["workload"], r["median_seconds"], "processes speed-up x", r["speedup_processes_vs_local"],
+              "steady epoch s", r["median_steady_epoch_seconds"], "steady throughput x",
+              r["steady_throughput_processes_vs_local"])
     return 0
 
 
