@@ -13,6 +13,7 @@ that none shares a compiled program), ``--epochs`` epochs. Arrangements:
 * ``local``: today's default, one process, XLA's thread pool over every core;
 * ``processes``: ``--executor processes`` with one worker per core (each pinned
   to its core, XLA's Eigen pool off);
+* ``processes-unpinned`` (``--unpinned``): the same without CPU affinity or XLA flags;
 * ``ray`` (``--ray``): ``--executor ray`` on a one-node local cluster with one
   CPU per core (``ray start --head``), the cluster's start-up not counted.
 
@@ -75,9 +76,9 @@ from sweeplab.spec.expand import load_study
 enable_compilation_cache()
 study = load_study(sys.argv[1])
 kind, arg, out = sys.argv[2], sys.argv[3], sys.argv[4]
-if kind == "processes":
+if kind.startswith("processes"):
     from sweeplab.engine.executor_processes import ProcessExecutor
-    ex = ProcessExecutor(int(arg))
+    ex = ProcessExecutor(int(arg), pin=kind != "processes-unpinned")
 elif kind == "ray":
     from sweeplab.engine.executor_ray import RayExecutor
     ex = RayExecutor(arg)
@@ -123,6 +124,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ray", action="store_true")
+    ap.add_argument("--unpinned", action="store_true", help="also processes without CPU affinity")
     ap.add_argument("--out", default=str(HERE / "results" / "executors.json"))
     args = ap.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
@@ -130,6 +132,8 @@ def main(argv=None) -> int:
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "JAX_PLATFORMS": "cpu", "SWEEPLAB_JAX_CACHE": str(tmp / "jax-cache")}
     arrangements = [("local", "-"), ("processes", str(cores))]
+    if args.unpinned:
+        arrangements.append(("processes-unpinned", str(cores)))
     cluster = None
     if args.ray:
         cluster = start_ray(env, cores, tmp)
@@ -152,12 +156,14 @@ def main(argv=None) -> int:
             # cores x (local epoch time) / (a worker's epoch time).
             ep = {k: statistics.median(r["steady_epoch_s"] for r in v) for k, v in runs.items()
                   if all(r.get("steady_epoch_s") for r in v)}
+            # processes-unpinned, ray: the same ratio
+            throughput = {k: round(cores * ep["local"] / v, 2) for k, v in ep.items() if k != "local"}
             rows.append({"workload": name, "groups": args.groups, "epochs": args.epochs,
                          "median_seconds": {k: round(v, 2) for k, v in med.items()},
                          "speedup_processes_vs_local": round(med["local"] / med["processes"], 2),
                          "median_steady_epoch_seconds": {k: round(v, 3) for k, v in ep.items()},
-                         "steady_throughput_processes_vs_local": (
-                             round(cores * ep["local"] / ep["processes"], 2) if "processes" in ep else None),
+                         "steady_throughput_processes_vs_local": throughput.get("processes"),
+                         "steady_throughput_vs_local": throughput,
                          "runs": runs})
     finally:
         if cluster is not None:

@@ -8,7 +8,6 @@ Skipped only when Ray is not installed (``pip install 'sweeplab[ray]'``).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest

@@ -117,8 +117,6 @@ def _die_with_parent() -> None:
 
 class _Worker:
     def __init__(self, ctx, wid: int, cores, cache_dir, config: dict) -> None:
-        import multiprocessing.connection  # noqa: F401  (wait())
-
         self.wid = wid
         self.conn, child = ctx.Pipe(duplex=True)
         env = worker_env(len(cores)) if cores else {}
@@ -142,8 +140,8 @@ class ProcessExecutor:
     Args:
         workers: number of worker processes (default: one per core).
         max_retries: how often a group whose worker died is given to another worker.
-        pin: give each worker its own cores (CPU affinity) and one XLA thread
-            per core; False: every worker sees every core.
+        pin: give each worker its own cores (CPU affinity; XLA's Eigen pool off
+            for a worker with one core); False: every worker sees every core.
     """
 
     def __init__(self, workers: int | None = None, *, max_retries: int = 3, pin: bool = True) -> None:
