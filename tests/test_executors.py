@@ -225,3 +225,16 @@ def test_run_refuses_a_bad_executor_in_one_line(tmp_path, monkeypatch, args, lin
     assert result.output.strip().splitlines()[-1].startswith(line), result.output
     if code == 2:
         assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
+def test_the_interrupt_line_counts_groups_saved_out_of_order():
+    # Under a parallel executor group 3 can be saved first: "1 of 3 saved", not "3 of 3" (the old index + 1).
+    from sweeplab import cli
+    from sweeplab.engine.progress import GroupWork, Progress
+
+    safe = cli._SafePoints(Progress())
+    safe.run_start([GroupWork(2, 3, 10)] * 3)
+    safe.group_saved(2)
+    assert safe.message().startswith("interrupted: 1 of 3 groups saved")
+    safe.group_saved(0)
+    assert safe.message().startswith("interrupted: 2 of 3 groups saved")
