@@ -238,3 +238,15 @@ def test_the_interrupt_line_counts_groups_saved_out_of_order():
     assert safe.message().startswith("interrupted: 1 of 3 groups saved")
     safe.group_saved(0)
     assert safe.message().startswith("interrupted: 2 of 3 groups saved")
+
+
+def test_the_progress_display_counts_groups_saved_out_of_order():
+    import io
+
+    from sweeplab.engine.progress import GroupWork
+    from sweeplab.progress import PlainProgress
+
+    display = PlainProgress(io.StringIO())
+    display.run_start([GroupWork(2, 3, 10)] * 3)
+    display.group_saved(2)
+    assert display.saved == 1 and "groups 1/3" in display.head()
