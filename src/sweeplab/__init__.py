@@ -30,8 +30,11 @@ def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progr
             10 s of training) in a log. Or a callable that receives the progress
             events (:mod:`sweeplab.engine.events`), such as a
             :class:`sweeplab.engine.progress.Progress` subclass.
-        executor: what trains the groups (:mod:`sweeplab.engine.executor`);
-            default: in this process, one group at a time.
+        executor: what trains the groups: ``"local"`` (default: in this process, one
+            group at a time), ``"processes"`` (one worker process per core), ``"ray"``
+            (a Ray cluster, ``ray.init(address="auto")``), or an executor object
+            (:mod:`sweeplab.engine.executor`, e.g. ``ProcessExecutor(workers=4)``,
+            ``RayExecutor("HOST:PORT")``); see ``docs/scaling.md``.
     """
     from sweeplab.engine.cache import enable_compilation_cache
     from sweeplab.engine.run import run_study

@@ -208,7 +208,7 @@ class _SafePoints(Progress):
 
     def group_saved(self, index):
         _signals.end_critical()
-        self.saved = index + 1
+        self.saved += 1  # groups may finish out of order under a parallel executor
         self.display.group_saved(index)
         _signals.check()
 
@@ -222,6 +222,13 @@ def run(
                                help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
+    executor: str = typer.Option("local", "--executor",
+                                 help="where groups train: local (this process), processes (one group per "
+                                      "worker process), ray (a Ray cluster); see docs/scaling.md"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                          help="--executor processes: worker processes (default: one per core)"),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="--executor ray: the cluster, auto or HOST:PORT"),
 ) -> None:
     """Train every trial of a study (finished trials are skipped: a rerun resumes)."""
     from sweeplab import progress as displays
@@ -230,11 +237,20 @@ def run(
     _signals.set_message(safe.message)
     _signals.check()
     from sweeplab.engine.cache import enable_compilation_cache
+    from sweeplab.engine.executor import make_executor
     from sweeplab.engine.run import default_run_dir, plan, run_study
     from sweeplab.store import RunLock, StoreError, finished_ids
 
     enable_compilation_cache()
     _signals.check()
+    try:
+        runner = make_executor(executor, workers=workers, address=address)
+        if hasattr(runner, "connect"):  # a cluster: reached (or refused) before anything is written
+            runner.connect()
+    except _user_errors() as e:
+        _usage(f"--{e}")
+    if hasattr(runner, "close"):
+        ctx.call_on_close(runner.close)
     s = _load(study)
     run_dir = out or default_run_dir(s)
     try:  # held until the command ends; removed again if no store gets created
@@ -265,7 +281,7 @@ def run(
     try:
         with safe:
             summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned,
-                                max_group_size=max_group_size)
+                                max_group_size=max_group_size, executor=runner)
     except StoreError as e:
         _store_error(e)
     except _user_errors() as e:  # data missing, or a model that does not fit the data

@@ -83,7 +83,7 @@ class _Tracked(Progress):
         self.update()
 
     def group_saved(self, index) -> None:
-        self.saved = index + 1
+        self.saved += 1  # groups may be saved out of order under a parallel executor
         self.update(saved=True)
 
     def update(self, saved: bool = False) -> None: ...

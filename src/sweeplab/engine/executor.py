@@ -21,6 +21,7 @@ from sweeplab.engine.events import Emit, ignore
 from sweeplab.engine.plan import Group
 from sweeplab.engine.pruning import PruneRule
 from sweeplab.engine.trainer import train_group
+from sweeplab.errors import MachineError, UserError
 from sweeplab.records import TrialResult
 
 
@@ -64,6 +65,8 @@ class Executor(Protocol):
           raises from the iteration (nothing is yielded for it).
         * ``cancel()`` drops every task not yet yielded (after an error or an
           interrupt); results already yielded are the caller's.
+        * Optionally ``close()``: release workers; the driver calls it on an
+          executor it made from a name (:func:`make_executor`).
     """
 
     def submit(self, task: GroupTask) -> None: ...
@@ -96,3 +99,42 @@ class LocalExecutor:
 
     def cancel(self) -> None:
         self._queue.clear()
+
+
+#: the executors ``sweeplab run --executor`` and ``sweeplab.run(executor=...)`` accept by name
+EXECUTORS = ("local", "processes", "ray")
+
+
+class ExecutorError(MachineError):
+    """The executor cannot run here: Ray is not installed, its cluster cannot be reached (exit 1)."""
+
+
+def make_executor(name: str, *, workers: int | None = None, address: str | None = None) -> Executor:
+    """The executor called ``name`` (:data:`EXECUTORS`).
+
+    Args:
+        workers: ``processes``: worker processes (default: one per core).
+        address: ``ray``: the cluster (``auto``, ``HOST:PORT``; default: ``auto`` if a cluster
+            runs on this machine, else a local one started for the run).
+
+    Raises:
+        UserError: an unknown name, or an option the executor does not take.
+        ExecutorError: Ray is not installed or its cluster cannot be reached.
+    """
+    if name not in EXECUTORS:
+        raise UserError(f"executor: {name!r}: accepted: {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
+    if workers is not None and name != "processes":
+        raise UserError(f"workers: {workers}: only for the processes executor (a Ray cluster has its own)")
+    if address is not None and name != "ray":
+        raise UserError(f"address: {address}: only for the ray executor")
+    if name == "processes":
+        from sweeplab.engine.executor_processes import ProcessExecutor
+
+        return ProcessExecutor(workers)
+    if name == "ray":
+        from sweeplab.engine.executor_ray import RayExecutor
+
+        return RayExecutor(address)
+    return LocalExecutor()

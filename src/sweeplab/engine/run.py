@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab.engine.events import Emit, GroupSaved, RunStarted, ignore
-from sweeplab.engine.executor import Executor, GroupDone, GroupTask, LocalExecutor
+from sweeplab.engine.executor import Executor, GroupDone, GroupTask, LocalExecutor, make_executor
 from sweeplab.engine.plan import Plan, plan_trials
 from sweeplab.engine.progress import Progress
 from sweeplab.spec.expand import Study
@@ -56,7 +56,7 @@ def plan(study: Study, *, max_group_size: int | None = None, budget_bytes: int |
 
 def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = False,
               progress: Emit | None = None, max_group_size: int | None = None, lock=None,
-              planned: Plan | None = None, executor: Executor | None = None) -> RunSummary:
+              planned: Plan | None = None, executor: Executor | str | None = None) -> RunSummary:
     """Train every unfinished trial of ``study`` into the store at ``run_dir``.
 
     Args:
@@ -73,18 +73,27 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
         planned: the study's :func:`plan`, when the caller made it already
             (the CLI does, to print it); default: planned here. Either way
             the study is planned once per run.
-        executor: trains the groups (default: :class:`LocalExecutor`, in this process).
+        executor: trains the groups (default: :class:`LocalExecutor`, in this process), or
+            the name of one (``"local"``, ``"processes"``, ``"ray"``: made with its defaults
+            and closed at the end).
 
     Raises:
         sweeplab.store.StoreError: the store is damaged, or another process writes ``run_dir``.
         sweeplab.store.StoreEnvironmentError: disk full, read-only directory.
         ValueError: the study does not fit its data (found before anything is written).
     """
+    own_executor = isinstance(executor, str)  # a name ("local", "processes", "ray"): made and closed here
+    if own_executor:
+        executor = make_executor(executor)
     if study.spec.is_search:  # random or TPE search: configurations are asked as it runs
         from sweeplab.engine.search import run_search
 
-        return run_search(study, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size,
-                          lock=lock, executor=executor)
+        try:
+            return run_search(study, run_dir, fresh=fresh, progress=progress, max_group_size=max_group_size,
+                              lock=lock, executor=executor)
+        finally:
+            if own_executor:
+                _close(executor)
     from sweeplab.store import RunLock, Store
 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
@@ -109,10 +118,18 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
                 executor.submit(GroupTask(g, study.spec.study.seed, i, len(groups)))
             trained = sum(len(done.results) for done in commit_results(executor, store, emit))
     finally:
+        if own_executor:
+            _close(executor)
         if own_lock:
             lock.release()
     n = len(study.trials)
     return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0, repaired, moved)
+
+
+def _close(executor) -> None:
+    close = getattr(executor, "close", None)  # worker pools and clusters have one; the local loop has none
+    if close is not None:
+        close()
 
 
 def commit_results(executor: Executor, store, emit: Emit) -> list[GroupDone]:
