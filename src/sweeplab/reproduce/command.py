@@ -14,13 +14,15 @@ marked not comparable with the reason.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Sequence
 
 import typer
 
+from sweeplab.errors import UserError
 from sweeplab.reproduce.published import SEEDS, Published, PublishedError, load_published
 from sweeplab.reproduce.quick import QUICK, TINY, Profile, load, seed_studies
 
@@ -74,12 +76,13 @@ def data_missing(study) -> str:
 
 
 def run_seed(pub: Published, out: Path, profile: Profile | None,
-             progress: Callable[[str], None] = lambda s: None) -> list[StudyRun]:
-    """Train every study of ``pub`` into ``out/<study>/`` (finished trials are skipped)."""
+             progress: Callable[[str], None] = lambda s: None,
+             only: Sequence[str] | None = None) -> list[StudyRun]:
+    """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped)."""
     from sweeplab.engine.run import run_study
 
     runs = []
-    for name in seed_studies(pub):
+    for name in select(pub, only):
         study = load(name, pub, profile)
         sr = StudyRun(name, out / name, n_trials=len(study.trials), study=study)
         sr.skipped_reason = data_missing(study)
@@ -96,8 +99,19 @@ def run_seed(pub: Published, out: Path, profile: Profile | None,
     return runs
 
 
+def select(pub: Published, only: Sequence[str] | None) -> list[str]:
+    """The seed's studies, or the named ones of them (a name it lacks is a one-line error)."""
+    names = seed_studies(pub)
+    if not only:
+        return names
+    for n in only:
+        if n not in names:
+            raise UserError(f"--study: {n!r}: not a study of seed {pub.seed}; accepted: {', '.join(names)}")
+    return [n for n in names if n in only]
+
+
 def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profile: Profile | None = None,
-              progress: Callable[[str], None] = lambda s: None) -> Path:
+              progress: Callable[[str], None] = lambda s: None, only: Sequence[str] | None = None) -> Path:
     """Run seed ``seed``'s studies and write its reproduction; returns the reproduction.md path.
 
     Args:
@@ -105,6 +119,7 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
         out: the tree's root (default ``runs/reproduce`` or ``runs/reproduce-quick``).
         quick: reduce every study with :data:`~sweeplab.reproduce.quick.QUICK`.
         profile: another reduction (the tests' :data:`~sweeplab.reproduce.quick.TINY`).
+        only: run just these studies of the seed (the others' rows: not comparable, "study not run").
 
     Raises:
         PublishedError: an unknown seed (one line).
@@ -117,7 +132,7 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
     root = out if out is not None else Path("runs") / ("reproduce" if profile is None else "reproduce-quick")
     base = root / f"seed{pub.seed}"
     t0 = time.perf_counter()
-    runs = run_seed(pub, base, profile, progress)
+    runs = run_seed(pub, base, profile, progress, only)
     return write_reproduction(pub, runs, base, profile, time.perf_counter() - t0)
 
 
@@ -199,14 +214,18 @@ def command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="root of the run tree (default runs/reproduce, "
                                                                  "runs/reproduce-quick with --quick)"),
     list_: bool = typer.Option(False, "--list", help="show the seeds, studies, trials and estimated times"),
+    study: Optional[List[str]] = typer.Option(None, "--study", metavar="NAME",
+                                              help="run only this study of the seed (repeatable)"),
 ) -> None:
     """Run a seed report's studies and write reproduction.md/.html: published numbers beside ours.
 
     Each study runs into OUT/seedNNN/<study>/ through the normal run path, so a rerun
     skips finished trials. See docs/reproductions/README.md.
     """
-    from sweeplab.errors import MachineError, UserError
+    from sweeplab.errors import MachineError
 
+    if seed is not None and not re.fullmatch(r"(seed)?[0-9]{3}", seed):
+        _usage(f"SEED: {seed!r}: accepted: {', '.join(SEEDS)}")
     try:
         if list_:
             seeds = [load_published(seed).seed] if seed else list(SEEDS)
@@ -215,7 +234,7 @@ def command(
             return
         if seed is None:
             _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
-        path = reproduce(seed, out, quick=quick, progress=_say)
+        path = reproduce(seed, out, quick=quick, progress=_say, only=study)
     except PublishedError as e:
         _usage(f"SEED: {e}")
     except UserError as e:
