@@ -159,3 +159,27 @@ def test_nadam_keras23_defaults_follow_keras23_update_rule():
     np.testing.assert_allclose(np.asarray(p["w"]), _keras23_nadam(grads), rtol=1e-5, atol=1e-6)
     # and Keras 3's schedule is measurably different on the same gradients
     assert not np.allclose(_keras23_nadam(grads, sd=1.0), _keras23_nadam(grads), rtol=1e-4, atol=1e-6)
+
+
+def test_augment_noise_in_raw_units_is_scaled_by_the_normalisation():
+    # seed 002 adds its noise before normalising: sigma raw units are sigma / std after it
+    from sweeplab.data.pipeline import clear_cache, prepare
+    from sweeplab.data.spec import DataSpec
+
+    base = {"dataset": "synthetic2d", "params": {"function": "f1", "n_samples": 400},
+            "normalize": "standardize", "test_size": 0.2}
+
+    def train_x(**extra):
+        clear_cache()
+        return np.asarray(prepare(DataSpec.model_validate({**base, **extra}), seed=0).train.x, np.float64)
+
+    aug = lambda sigma, units: {"augment": {"fraction": 1.0, "sigma": sigma, "units": units}}  # noqa: E731
+    raw_std = train_x(normalize="none").std(axis=0)
+    n = len(raw_std) and len(train_x())
+    # same copies and draws for every sigma: the difference of two sigmas is the unit noise
+    unit_model = train_x(**aug(2.0, "model"))[n:] - train_x(**aug(1.0, "model"))[n:]
+    unit_raw = train_x(**aug(2.0, "raw"))[n:] - train_x(**aug(1.0, "raw"))[n:]
+    ratio = unit_raw / unit_model
+    np.testing.assert_allclose(ratio, np.broadcast_to(1.0 / raw_std, ratio.shape), rtol=1e-3)
+    assert not np.allclose(raw_std, 1.0)  # the test can tell the two units apart
+    assert "units" not in DataSpec.model_validate({**base, "augment": {"sigma": 1.0}}).model_dump()["augment"]

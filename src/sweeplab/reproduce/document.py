@@ -138,7 +138,8 @@ def _train_seconds(r, run=None) -> float:
     for _, g in t.groupby("group"):
         spe = _num(g["seconds_per_epoch"].max())
         ep = _num(g["epochs_run"].max())
-        total += _num(g["compile_seconds"].max()) + spe * ep
+        # seconds_per_epoch is the median epoch: with 1-2 epochs it already holds the compile
+        total += spe * ep + (_num(g["compile_seconds"].max()) if ep >= 3 else 0.0)
     return total
 
 
