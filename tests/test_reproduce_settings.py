@@ -183,3 +183,11 @@ def test_augment_noise_in_raw_units_is_scaled_by_the_normalisation():
     np.testing.assert_allclose(ratio, np.broadcast_to(1.0 / raw_std, ratio.shape), rtol=1e-3)
     assert not np.allclose(raw_std, 1.0)  # the test can tell the two units apart
     assert "units" not in DataSpec.model_validate({**base, "augment": {"sigma": 1.0}}).model_dump()["augment"]
+
+
+def test_defaults_with_a_wrong_optimizer_params_type_is_one_line():
+    # found by tests/test_spec_fuzz.py: the defaults merge must not crash on a non-table
+    with pytest.raises(StudyError, match=r"optimizer_params"):
+        make("adagrad", 'defaults = "keras2.3"\noptimizer_params = 3')
+    with pytest.raises(StudyError, match=r"optimizer_params"):
+        make("adagrad", "optimizer_params = 3")

@@ -288,7 +288,8 @@ class TrainSpec(BaseModel):
                 data["learning_rate"] = table.pop("learning_rate")
             data["optimizer_params"] = {**(data.get("optimizer_params") or {}), **table}
         version = data.get("defaults", "keras3")
-        if isinstance(version, str) and version in KERAS_DEFAULTS and data.get("optimizer", "rmsprop") in OPTIMIZERS:
+        if (isinstance(version, str) and version in KERAS_DEFAULTS and data.get("optimizer", "rmsprop") in OPTIMIZERS
+                and isinstance(data.get("optimizer_params") or {}, dict)):  # a wrong type is reported below
             # train.defaults: the version's defaults, written into the trial (explicit values win)
             given = dict(data.get("optimizer_params") or {})
             for k, v in version_defaults(version, data.get("optimizer", "rmsprop")).items():
