@@ -27,10 +27,11 @@ from sweeplab.reproduce.published import SEEDS, Published, PublishedError, load_
 from sweeplab.reproduce.quick import QUICK, TINY, Profile, load, seed_studies
 
 #: the time model of --list: a fixed cost per step, seconds per multiply-add of a step (all
-#: trials of a group, forward + backward = 3x forward), and a compile per group; a rough fit
-#: to 2-core CPU runs
-_STEP_SECONDS = 4e-4
-_MAC_SECONDS = 2.5e-9
+#: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
+#: short runs of docs/seeds.md on the shared 2-core development machine (seed000-batch-size:
+#: ~2e-4 s per step of a tiny model; seed003-cnn and seed004-clocks: ~6e-11 to 1e-10 s per MAC)
+_STEP_SECONDS = 2e-4
+_MAC_SECONDS = 8e-11
 _COMPILE_SECONDS = 8.0  # per compiled group
 
 
