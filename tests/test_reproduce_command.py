@@ -102,11 +102,12 @@ def test_quick_keeps_every_published_setting():
     # every comparable row still finds exactly its configuration in the reduced sweep
     from sweeplab import values as V
 
-    for seed in ("000", "002", "003", "004"):
+    for seed in ("000", "001", "002", "003", "004"):
         pub = load_published(seed)
         for name in seed_studies(pub):
             study = load(name, pub, QUICK)
-            assert study.spec.study.repeats == 2 and study.spec.train.epochs <= 2
+            at = max([2] + [r.at for r in pub.rows if r.study == name and isinstance(r.at, int)])
+            assert study.spec.study.repeats == 2 and study.spec.train.epochs <= at
             for r in pub.rows:
                 if r.study != name or not r.comparable:
                     continue
@@ -130,6 +131,12 @@ def test_quick_grid_search_runs_only_the_published_configurations():
     full, quick = load("seed002-grid-search", pub, None), load("seed002-grid-search", pub, QUICK)
     assert len(full.trials) > 10_000
     assert len({t.config_id for t in quick.trials}) == 3
+
+
+def test_quick_keeps_the_epochs_a_row_is_read_at():
+    pub = load_published("003")
+    assert load("seed003-batch-size", pub, QUICK).spec.train.epochs == 5  # Table I is read at epoch 5
+    assert load("seed003-multiclass", pub, QUICK).spec.train.epochs == 2
 
 
 def test_reduce_raw_cuts_data_and_epochs():

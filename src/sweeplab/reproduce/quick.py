@@ -26,7 +26,8 @@ LARGE = ("mnist", "fashion-mnist", "svhn", "clocks")
 
 @dataclass(frozen=True)
 class Profile:
-    """How a quick run shrinks a study (``None``: the study's own value)."""
+    """How a quick run shrinks a study: at most ``epochs`` (more when a published row is read
+    at a later epoch), ``repeats`` seeds, ``subsample`` training images."""
 
     name: str
     epochs: int
@@ -36,7 +37,7 @@ class Profile:
     max_samples: int  # synthetic data: at most this many generated points
 
     def label(self) -> str:
-        return (f"{self.name}: at most {self.epochs} epoch(s), {self.repeats} seeds, {self.subsample:,} training "
+        return (f"{self.name}: at most {self.epochs} epoch(s) (or the epoch a published row is read at), {self.repeats} seeds, {self.subsample:,} training "
                 f"images of MNIST/Fashion-MNIST ({self.clocks_subsample:,} of clocks), at most "
                 f"{self.max_samples:,} synthetic points, sweeps cut to the published settings")
 
@@ -67,11 +68,13 @@ def reduce_raw(raw: Mapping[str, Any], rows: Iterable[Row], p: Profile) -> dict[
     raw = copy.deepcopy(dict(raw))
     study, data, train = raw.setdefault("study", {}), raw.setdefault("data", {}), raw.setdefault("train", {})
     study["repeats"] = p.repeats
-    train["epochs"] = min(int(train.get("epochs", 1)), p.epochs)
+    rows = list(rows)
+    # enough epochs for the rows read at a given epoch (seed 001 reads epochs 1-3)
+    needed = max([p.epochs] + [r.at for r in rows if isinstance(r.at, int)])
+    train["epochs"] = min(int(train.get("epochs", 1)), needed)
     es = train.get("early_stopping")
     if isinstance(es, dict) and "start_from_epoch" in es:
         es["start_from_epoch"] = 0
-    rows = list(rows)
     raw["sweep"] = _cut_sweep(raw.get("sweep", {}), rows)
     datasets = {data.get("dataset")} | set(_swept_values(raw["sweep"], "data.dataset"))
     if datasets & set(LARGE):
