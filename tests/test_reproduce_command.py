@@ -184,9 +184,11 @@ def test_quick_reproduction_of_a_seed(tmp_path, seed):
     assert r.returncode == 0, r.stderr[-3000:]
     md, rows = _check_reproduction(tmp_path / f"seed{seed}" / "reproduction.md", seed, "QUICK")
     if seed == "001":
-        assert "svhn" in rows[next(i for i in rows if "cnn" in i.lower() or "svhn" in i.lower())][6].lower() \
-            or "![photo-like digit](own-digit.jpg)" in md
+        svhn = [r.id for r in load_published("001").rows if r.study == "seed001-cnn" and r.comparable]
+        assert svhn and all("no local copy of svhn" in rows[i][6] for i in svhn)
+        assert "![photo-like digit](own-digit.jpg)" in md and "Prediction (top 3)" in md
         assert (tmp_path / "seed001" / "own-digit.jpg").is_file()
+        assert (tmp_path / "seed001" / "own-digit-seen.png").is_file()
     if seed == "004":
         assert "common-sense error (min)" in md
     # a second run skips every finished trial
