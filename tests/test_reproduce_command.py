@@ -1,6 +1,7 @@
 """``sweeplab reproduce``: runs a seed's studies, writes reproduction.md/.html, resumes, lists.
 
-The normal suite runs one study of seed 000 with the test-only TINY profile (the same
+The normal suite runs one study of seed 000 and one of seed 002 (generated data, no download)
+with the test-only TINY profile (the same
 path as ``--quick``, smaller). ``--quick`` of whole seeds is under the ``slow`` marker:
 measured on the 2-core development machine (shared), see docs/reproductions/README.md.
 """
@@ -74,6 +75,14 @@ def test_tiny_reproduction_of_one_study_then_resume(tmp_path):
     again = md_path.read_text(encoding="utf-8")
     assert "trained 0, skipped 2 finished" in again
     assert _table_rows(again) == _table_rows(md)
+
+
+def test_tiny_reproduction_needs_no_download(tmp_path):
+    # generated data only (seed 002's initializer table): runs wherever the suite runs
+    md_path = reproduce("002", tmp_path, profile=TINY, only=["seed002-initializers"])
+    md, rows = _check_reproduction(md_path, "002", "TINY", {"seed002-initializers"})
+    judged = [r for r in rows.values() if r[0].startswith("T3-")]
+    assert len(judged) == 12 and all(not r[6].startswith("not comparable") for r in judged)
 
 
 def test_bad_seed_is_one_line_exit_2(tmp_path):
