@@ -1,8 +1,8 @@
 """``sweeplab reproduce``: runs a seed's studies, writes reproduction.md/.html, resumes, lists.
 
 The normal suite runs one study of seed 000 and one of seed 002 (generated data, no download)
-with the test-only TINY profile (the same
-path as ``--quick``, smaller). ``--quick`` of whole seeds is under the ``slow`` marker:
+with the test-only TINY profile (the same path as ``--quick``, smaller). ``--quick`` of whole
+seeds is under the ``slow`` marker:
 measured on the 2-core development machine (shared), see docs/reproductions/README.md.
 """
 
