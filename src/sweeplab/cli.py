@@ -615,6 +615,12 @@ def _mount_models() -> None:
     mount(app)  # predict, export
 
 
+def _mount_reproduce() -> None:
+    from sweeplab.reproduce.command import mount
+
+    mount(app)  # reproduce
+
+
 def main() -> None:
     """The ``sweeplab`` command (signal handlers first, then the commands)."""
     import os
@@ -627,6 +633,7 @@ def main() -> None:
         os.environ.setdefault("MPLBACKEND", "Agg")
         _mount_data()
         _mount_models()
+        _mount_reproduce()
         _signals.check()
         app(standalone_mode=True)
     except SystemExit as e:

@@ -24,6 +24,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -207,8 +208,8 @@ def _prepare(spec: DataSpec, dseed: int, storage: str, root) -> PreparedData:
     ys = {k: _targets(spec, ds, y) if y is not None else None
           for k, y in (("train", y_tr), ("val", y_va), ("test", y_te))}
     xs = _permute(spec, {"train": x_tr, "val": x_va, "test": x_te}, dseed)
-    xs, affine = _normalize(spec, ds, xs, storage)
-    xs["train"], ys["train"] = _augment(spec, xs["train"], ys["train"], dseed)
+    xs, affine, scale = _normalize(spec, ds, xs, storage)
+    xs["train"], ys["train"] = _augment(spec, xs["train"], ys["train"], dseed, scale)
 
     splits = {k: (Split(xs[k], ys[k]) if xs[k] is not None else None) for k in xs}
     heads = _heads(spec, ds)
@@ -284,8 +285,9 @@ def _permute(spec: DataSpec, xs: dict, dseed: int) -> dict:
             for k, x in xs.items()}
 
 
-def _normalize(spec: DataSpec, ds: Dataset, xs: dict, storage: str) -> tuple[dict, tuple[float, float]]:
-    """7. Scale with training statistics only; ``(xs, affine)``: uint8 images stay uint8 when allowed."""
+def _normalize(spec: DataSpec, ds: Dataset, xs: dict, storage: str) -> tuple[dict, tuple[float, float], Any]:
+    """7. Scale with training statistics only; ``(xs, affine, scale)``: uint8 images stay uint8 when
+    allowed; ``scale`` (a number, or one per feature) is what one raw unit becomes."""
     mode = spec.normalize_mode()
     xt = xs["train"]
     image = xt.ndim == 4
@@ -312,13 +314,14 @@ def _normalize(spec: DataSpec, ds: Dataset, xs: dict, storage: str) -> tuple[dic
         else:
             a, b = 1.0, 0.0
     if storage == "uint8" and image and xt.dtype == np.uint8 and spec.augment is None:
-        return xs, (float(a), float(b))
+        return xs, (float(a), float(b)), a
     a32, b32 = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    return {k: None if x is None else x.astype(np.float32) * a32 + b32 for k, x in xs.items()}, (1.0, 0.0)
+    return {k: None if x is None else x.astype(np.float32) * a32 + b32 for k, x in xs.items()}, (1.0, 0.0), a
 
 
-def _augment(spec: DataSpec, x: np.ndarray, y: dict, dseed: int) -> tuple[np.ndarray, dict]:
-    """8. Noisy copies appended to the training split (sigma in model-input units)."""
+def _augment(spec: DataSpec, x: np.ndarray, y: dict, dseed: int, scale: Any = 1.0) -> tuple[np.ndarray, dict]:
+    """8. Noisy copies appended to the training split (sigma in model-input units, or in raw
+    units times the normalisation's ``scale`` with ``units = "raw"``)."""
     if spec.augment is None or spec.augment.fraction <= 0:
         return x, y
     n_tr = len(x)
@@ -327,7 +330,10 @@ def _augment(spec: DataSpec, x: np.ndarray, y: dict, dseed: int) -> tuple[np.nda
         return x, y
     rng = _rng(dseed, "augment")
     src = rng.choice(n_tr, n_aug, replace=n_aug > n_tr)
-    noisy = x[src] + rng.normal(0.0, spec.augment.sigma, x[src].shape).astype(np.float32)
+    noise = rng.normal(0.0, spec.augment.sigma, x[src].shape)
+    if spec.augment.units == "raw":
+        noise = noise * np.abs(np.asarray(scale, np.float64))  # a number, or one per feature (last axis)
+    noisy = x[src] + noise.astype(np.float32)
     return np.concatenate([x, noisy.astype(np.float32)]), {k: np.concatenate([v, v[src]]) for k, v in y.items()}
 
 

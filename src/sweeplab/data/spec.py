@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from sweeplab.fieldtypes import SEED_MAX, Bool, Float, Int
 
@@ -49,12 +49,24 @@ class TaskSpec(BaseModel):
 class AugmentSpec(BaseModel):
     """Append ``round(fraction * N_train)`` noisy copies of randomly chosen training
     samples; the noise is Gaussian with std ``sigma`` in the units the model sees
-    (after ``normalize``), labels are those of the originals."""
+    (after ``normalize``), or with ``units = "raw"`` in the data's raw units (scaled
+    by the normalisation of the clean training data); labels are those of the originals."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     fraction: Float = Field(0.1, ge=0.0, le=10.0)
     sigma: Float = Field(1.0, ge=0.0)
+    # "raw": sigma in the dataset's own units, as if added before ``normalize`` (seed 002 adds
+    # its noise before normalising); "model": in the units the model sees (the default).
+    units: Literal["model", "raw"] = "model"
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # the default stays out of trial configs and data-cache keys (they were made without it)
+        out = handler(self)
+        if out.get("units") == "model":
+            del out["units"]
+        return out
 
 
 class DataSpec(BaseModel):

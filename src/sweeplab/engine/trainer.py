@@ -210,15 +210,23 @@ class _Setup:
     Y: dict[str, jax.Array]
     validate: Any  # validate(params, state) -> sums, or None
     n_val: int
+    first_order: jax.Array | None = None  # shuffle = "once": epoch 1's order, reused
 
     def epoch_order(self, shufflers) -> jax.Array:
-        """Each trial's row order for one epoch, padded to whole batches (padding is masked)."""
+        """Each trial's row order for one epoch, padded to whole batches (padding is masked).
+
+        ``shuffle = "once"`` draws epoch 1's permutation and reuses it every epoch."""
+        if self.first_order is not None:
+            return self.first_order
         rows = self.rows
         out = np.zeros((len(self.trials), self.program.steps * rows.batch_size), np.int32)
         for i, rng in enumerate(shufflers):
             idx = rows.train_idx[i]
             out[i, :rows.n_train] = idx[rng.permutation(rows.n_train)] if self.train.shuffle else idx
-        return jnp.asarray(out)
+        order = jnp.asarray(out)
+        if self.train.shuffle == "once":
+            self.first_order = order
+        return order
 
 
 def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
@@ -235,7 +243,7 @@ def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
         # Images stay uint8 on the device and are converted inside each step; a full batch
         # would convert the whole split every epoch, so keep that one as float32 instead.
         prepared = contexts[0].with_storage("float32")
-    spec = ProgramSpec(batch_size=rows.batch_size, n_train=rows.n_train, shuffle=train.shuffle,
+    spec = ProgramSpec(batch_size=rows.batch_size, n_train=rows.n_train, shuffle=bool(train.shuffle),
                        gradient_norms=train.gradient_norms, eval_batch_size=train.eval_batch_size,
                        affine=tuple(float(a) for a in prepared.affine), optimizer=train.optimizer,
                        static_opt_params=static_opt_params(trials[0].config), whole_split=rows.whole_split)

@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import model_serializer
 
 from sweeplab.data.spec import DataSpec
 from sweeplab.vocab.activations import ACTIVATIONS
@@ -19,12 +20,13 @@ from sweeplab.vocab.analyses import ANALYSES
 from sweeplab.vocab.initializers import INITIALIZERS
 from sweeplab.vocab.losses import LOSSES
 from sweeplab.vocab.metrics import METRICS
-from sweeplab.vocab.optimizers import OPTIMIZERS
+from sweeplab.vocab.optimizers import KERAS_DEFAULTS, OPTIMIZERS, version_defaults
 from sweeplab.vocab.params import InvalidParamError, check_params
 from sweeplab.models.layers import LAYERS
 from sweeplab.spec.errors import FieldError
 from sweeplab.fieldtypes import MAX_WIDTH, SEED_MAX, Bool, Float, Int
 
+KERAS_VERSIONS = tuple(KERAS_DEFAULTS)
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
@@ -217,7 +219,14 @@ class TrainSpec(BaseModel):
                                                                 "the task)")
     batch_size: int | Literal["full"] = Field(32, description='examples per step; "full" is full-batch')
     epochs: Int = Field(1, ge=1, le=100_000, description="passes over the training data")
-    shuffle: Bool = Field(True, description="reshuffle the training data every epoch (per trial)")
+    shuffle: bool | Literal["once"] = Field(True, description='true: reshuffle the training data every epoch '
+                                                             '(per trial); "once": one permutation per trial, '
+                                                             'reused every epoch (a seeded Keras 3 + TensorFlow '
+                                                             'fit); false: data order')
+    defaults: Literal[KERAS_VERSIONS] = Field(  # type: ignore[valid-type]
+        "keras3", description="optimizer defaults of a Keras version: " + ", ".join(
+            f'"{v}"' for v in KERAS_DEFAULTS) + " (learning rates of adagrad, adadelta, adamax, nadam; "
+        "adagrad's initial accumulator; nadam's schedule_decay); see docs/reproductions/keras-defaults.md")
     early_stopping: EarlyStoppingSpec | None = Field(None, description="Keras EarlyStopping (table below)")
     cross_validation: Int | None = Field(None, ge=2, le=100, description="k: train every configuration on "
                                                                          "k folds (k trials per seed); at most "
@@ -228,6 +237,29 @@ class TrainSpec(BaseModel):
 
     _opt = field_validator("optimizer")(_name(OPTIMIZERS))
     _loss = field_validator("loss")(_name(LOSSES))
+
+    @field_validator("shuffle", mode="before")
+    @classmethod
+    def _shuffle(cls, v):
+        if isinstance(v, bool) or v == "once":
+            return v
+        raise ValueError('must be true, false or "once"')
+
+    @field_validator("defaults", mode="before")
+    @classmethod
+    def _defaults(cls, v):
+        if isinstance(v, str) and v in KERAS_DEFAULTS:
+            return v
+        raise ValueError(f"must be one of {', '.join(KERAS_DEFAULTS)}")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # Keras 3 defaults are today's behaviour: leave the key out so trial configs
+        # (and their ids) of studies without train.defaults stay what they were.
+        out = handler(self)
+        if out.get("defaults") == "keras3":
+            del out["defaults"]
+        return out
 
     @field_validator("metrics")
     @classmethod
@@ -259,6 +291,18 @@ class TrainSpec(BaseModel):
             if "learning_rate" in table:
                 data["learning_rate"] = table.pop("learning_rate")
             data["optimizer_params"] = {**(data.get("optimizer_params") or {}), **table}
+        version = data.get("defaults", "keras3")
+        if (isinstance(version, str) and version in KERAS_DEFAULTS and data.get("optimizer", "rmsprop") in OPTIMIZERS
+                and isinstance(data.get("optimizer_params") or {}, dict)):  # a wrong type is reported below
+            # train.defaults: the version's defaults, written into the trial (explicit values win)
+            given = dict(data.get("optimizer_params") or {})
+            for k, v in version_defaults(version, data.get("optimizer", "rmsprop")).items():
+                if k == "learning_rate":
+                    data["learning_rate"] = v if data.get("learning_rate") is None else data["learning_rate"]
+                else:
+                    given.setdefault(k, v)
+            if given:
+                data["optimizer_params"] = given
         params = data.get("optimizer_params")
         if isinstance(params, dict) and data.get("optimizer", "rmsprop") in OPTIMIZERS:
             if "learning_rate" in params:

@@ -218,14 +218,16 @@ def adamax(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     return _keras_transform("adamax", step, {"momentum": 0.0, "norm": 0.0})
 
 
-def nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+def nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=1.0):
     """keras/src/optimizers/nadam.py (Dozat 2016 with Keras 3's schedule):
-    u_t = b1 (1 - 0.5 * 0.96^t); P_t = prod_{i<=t} u_i;
+    u_t = b1 (1 - 0.5 * 0.96^(sd t)); P_t = prod_{i<=t} u_i;
     m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t);
-    v_hat = v / (1 - b2^t); w -= lr m_hat / (sqrt(v_hat) + eps)."""
+    v_hat = v / (1 - b2^t); w -= lr m_hat / (sqrt(v_hat) + eps).
+    ``schedule_decay`` sd is 1 in Keras 3; Keras 2.x / tf.keras 2.x used 0.004
+    (keras 2.3.1 keras/optimizers.py l. 687-690), a ~250x slower momentum warm-up."""
 
     def u(t):
-        return beta_1 * (1.0 - 0.5 * 0.96**t)
+        return beta_1 * (1.0 - 0.5 * 0.96**(schedule_decay * t))
 
     def scalar_step(sc, t):
         # Keras updates the product before any variable (_backend_update_step).
@@ -350,7 +352,9 @@ OPTIMIZERS.register(
 )(adamax)
 OPTIMIZERS.register(
     "nadam", "Adam with Nesterov momentum and Keras's 0.96^t momentum schedule",
-    params=(_lr(0.001),) + _adam_params(),
+    params=(_lr(0.001),) + _adam_params()
+    + (Param("schedule_decay", 1.0, "momentum schedule 0.96^(schedule_decay t): 1 in Keras 3, "
+             "0.004 in Keras 2.x / tf.keras 2.x", check=POSITIVE),),
 )(nadam)
 OPTIMIZERS.register(
     "ftrl", "Follow The Regularized Leader (McMahan et al. 2013), Keras form",
@@ -371,6 +375,40 @@ OPTIMIZERS.register(
                               per_trial=True, check=between(0, 1, lo_open=True)),
             Param("beta_2", 0.99, "decay of the momentum", per_trial=True, check=UNIT)),
 )(lion)
+
+
+# ------------------------------------------------------- defaults per Keras version
+
+#: ``train.defaults``: the optimizer defaults of each Keras version, as overrides of the
+#: registry's (Keras 3) defaults. Sources and the evidence for which report ran which:
+#: docs/reproductions/keras-defaults.md (Keras 2.3.1 ``keras/optimizers.py``; tf.keras 2.4
+#: ``optimizer_v2/*.py``; Keras 3.15 ``keras/src/optimizers/*.py``). Not followed (documented
+#: there): Keras 2.x / tf.keras 2.x put Adagrad's and RMSprop's epsilon outside the sqrt
+#: (``sqrt(acc) + eps``; Keras 3: ``sqrt(acc + eps)``), which only matters while the
+#: accumulator is near 0; and standalone Keras 2.3 has no Ftrl (its row here is tf.keras's).
+KERAS_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
+    "keras3": {},
+    "tf.keras2.4": {
+        "nadam": {"schedule_decay": 0.004},
+    },
+    "keras2.3": {
+        "adagrad": {"learning_rate": 0.01, "initial_accumulator_value": 0.0},
+        "adadelta": {"learning_rate": 1.0},
+        "adamax": {"learning_rate": 0.002},
+        "nadam": {"learning_rate": 0.002, "schedule_decay": 0.004},
+    },
+}
+
+
+def version_defaults(version: str, name: str) -> dict[str, float]:
+    """Optimizer ``name``'s defaults under Keras ``version`` that differ from Keras 3's.
+
+    Raises:
+        ValueError: an unknown version (one line naming the accepted ones).
+    """
+    if version not in KERAS_DEFAULTS:
+        raise ValueError(f"unknown Keras defaults {version!r}; accepted: {', '.join(KERAS_DEFAULTS)}")
+    return dict(KERAS_DEFAULTS[version].get(OPTIMIZERS.canonical(name), {}))
 
 
 # ------------------------------------------------------------------------- public

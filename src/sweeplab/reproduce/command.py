@@ -1,0 +1,256 @@
+"""``sweeplab reproduce SEED``: run a seed report's studies and put its published numbers beside ours.
+
+``sweeplab reproduce 000 [--quick] [--out DIR]`` trains every built-in study the
+report's published file names (``reproduce/published/seed000.toml``) into
+``DIR/seed000/<study>/`` through the normal run path (a rerun skips finished trials),
+then writes ``DIR/seed000/reproduction.md`` and ``reproduction.html``
+(:mod:`sweeplab.reproduce.document`). ``--list`` shows the seeds, their studies, trial
+counts and the planner's work as an estimated time.
+
+Mounted on the main app by :func:`mount`. A bad seed or option is one line and exit 2;
+a study that cannot run here (SVHN has no local copy) is skipped and its rows are
+marked not comparable with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import typer
+
+from sweeplab.errors import UserError
+from sweeplab.reproduce.published import SEEDS, Published, PublishedError, load_published
+from sweeplab.reproduce.quick import QUICK, TINY, Profile, load, seed_studies
+
+#: the time model of --list: a fixed cost per step, seconds per multiply-add of a step (all
+#: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
+#: short runs of docs/seeds.md on the shared 2-core development machine (seed000-batch-size:
+#: ~2e-4 s per step of a tiny model; seed003-cnn and seed004-clocks: ~6e-11 to 1e-10 s per MAC)
+_STEP_SECONDS = 2e-4
+_MAC_SECONDS = 8e-11
+_COMPILE_SECONDS = 8.0  # per compiled group
+
+
+@dataclass
+class StudyRun:
+    """One study of a reproduction: where it ran, how long, or why it did not."""
+
+    name: str
+    run_dir: Path
+    n_trials: int = 0
+    trained: int = 0
+    skipped: int = 0
+    seconds: float = 0.0  # this invocation
+    skipped_reason: str = ""  # not run at all (data not available here)
+    study: object = field(default=None, repr=False)
+
+
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _usage(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def _environment(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(1)
+
+
+def data_missing(study) -> str:
+    """Why the study's data are not here ('' when they are): datasets that cannot be read or fetched."""
+    from sweeplab.data.loaders import is_cached
+    from sweeplab.data.registry import DATASETS
+
+    names = {study.spec.data.dataset} | {t.config["data"]["dataset"] for t in study.trials}
+    missing = sorted(n for n in names if DATASETS.get(n).meta.get("kind") == "download" and not is_cached(n))
+    if not missing:
+        return ""
+    return (f"no local copy of {', '.join(missing)} on this machine (and no network); the study stays "
+            f"runnable where it downloads: sweeplab run {study.name}")
+
+
+def run_seed(pub: Published, out: Path, profile: Profile | None,
+             progress: Callable[[str], None] = lambda s: None,
+             only: Sequence[str] | None = None) -> list[StudyRun]:
+    """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped)."""
+    from sweeplab.engine.run import run_study
+
+    runs = []
+    for name in select(pub, only):
+        study = load(name, pub, profile)
+        sr = StudyRun(name, out / name, n_trials=len(study.trials), study=study)
+        sr.skipped_reason = data_missing(study)
+        if sr.skipped_reason:
+            progress(f"{name}: skipped: {sr.skipped_reason}")
+            runs.append(sr)
+            continue
+        progress(f"{name}: {len(study.trials)} trials -> {sr.run_dir}")
+        t0 = time.perf_counter()
+        summary = run_study(study, sr.run_dir)
+        sr.seconds, sr.trained, sr.skipped = time.perf_counter() - t0, summary.n_trained, summary.n_skipped
+        progress(f"{name}: trained {sr.trained}, skipped {sr.skipped} finished, {sr.seconds:.1f} s")
+        runs.append(sr)
+    return runs
+
+
+def select(pub: Published, only: Sequence[str] | None) -> list[str]:
+    """The seed's studies, or the named ones of them (a name it lacks is a one-line error)."""
+    names = seed_studies(pub)
+    if not only:
+        return names
+    for n in only:
+        if n not in names:
+            raise UserError(f"--study: {n!r}: not a study of seed {pub.seed}; accepted: {', '.join(names)}")
+    return [n for n in names if n in only]
+
+
+def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profile: Profile | None = None,
+              progress: Callable[[str], None] = lambda s: None, only: Sequence[str] | None = None) -> Path:
+    """Run seed ``seed``'s studies and write its reproduction; returns the reproduction.md path.
+
+    Args:
+        seed: ``"000"`` .. ``"004"`` (or ``"seed000"``).
+        out: the tree's root (default ``runs/reproduce`` or ``runs/reproduce-quick``).
+        quick: reduce every study with :data:`~sweeplab.reproduce.quick.QUICK`.
+        profile: another reduction (the tests' :data:`~sweeplab.reproduce.quick.TINY`).
+        only: run just these studies of the seed (the others' rows: not comparable, "study not run").
+
+    Raises:
+        PublishedError: an unknown seed (one line).
+    """
+    from sweeplab.reproduce.document import write_reproduction
+
+    pub = load_published(seed)
+    if profile is None and quick:
+        profile = QUICK
+    root = out if out is not None else Path("runs") / ("reproduce" if profile is None else "reproduce-quick")
+    base = root / f"seed{pub.seed}"
+    t0 = time.perf_counter()
+    runs = run_seed(pub, base, profile, progress, only)
+    return write_reproduction(pub, runs, base, profile, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------- --list
+
+def estimate(study) -> tuple[int, float, str]:
+    """``(steps of work, estimated seconds, note)`` of a study from the planner's work.
+
+    The planner gives each group's trials x epochs x steps; the time per step is a rough
+    model (a fixed cost plus multiply-adds of a batch), fitted to 2-core CPU runs: an
+    estimate, good to a factor of ~2-3. Early stopping can end trials sooner.
+    """
+    from sweeplab.engine.run import plan
+    from sweeplab.trial import TrialContext
+
+    reason = data_missing(study)
+    if reason:
+        return 0, 0.0, "data not here"
+    planned = plan(study)
+    units, seconds = 0, 0.0
+    for g in planned:
+        w = planned.work[g.key]
+        ctx = TrialContext.from_config(g.trials[0].config, study.spec.study.seed)
+        macs = _macs(ctx.model) * ctx.batch_size * len(g.trials)
+        steps = w.epochs * max(w.steps, 1)
+        units += steps * len(g.trials)
+        seconds += _COMPILE_SECONDS + steps * (_STEP_SECONDS + _MAC_SECONDS * 3 * macs)  # forward + backward
+    return units, seconds, ""
+
+
+def _macs(model) -> float:
+    """Multiply-adds of one example's forward pass: dense/conv kernels times output positions."""
+    import math
+
+    total = 0.0
+    for node in model.nodes():
+        n_params = getattr(node, "n_params", None)
+        if n_params is None:
+            continue
+        shape = tuple(node.out_shape)
+        positions = math.prod(shape[:-1]) if len(shape) > 1 else 1
+        total += float(n_params) * positions
+    return total
+
+
+def _duration(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def list_seeds(seeds: list[str], quick: bool) -> list[str]:
+    """The --list lines: per seed its studies, trials, planner work and estimated time."""
+    lines = [f"{'QUICK profile: ' + QUICK.label() if quick else 'full size'}; times are estimates from the "
+             "planner's work (trials x epochs x steps) and a rough per-step cost model"]
+    for seed in seeds:
+        pub = load_published(seed)
+        total = 0.0
+        lines.append(f"seed {pub.seed}: {pub.title} ({len(pub.rows)} published rows, "
+                     f"{len(pub.comparable())} comparable)")
+        for name in seed_studies(pub):
+            study = load(name, pub, QUICK if quick else None)
+            units, secs, note = estimate(study)
+            total += secs
+            est = note or f"~{_duration(secs)}"
+            lines.append(f"  {name:<28} {len(study.trials):>6} trials  {units:>12,} trial-steps  {est}")
+        lines.append(f"  total: ~{_duration(total)} (estimate)")
+    return lines
+
+
+# ---------------------------------------------------------------------------- the command
+
+def command(
+    seed: Optional[str] = typer.Argument(None, metavar="SEED", help="seed report: 000, 001, 002, 003 or 004"),
+    quick: bool = typer.Option(False, "--quick", help="fewer epochs, 2 seeds, data subsets: a smoke test of "
+                                                      "the whole path, NOT a reproduction"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="root of the run tree (default runs/reproduce, "
+                                                                 "runs/reproduce-quick with --quick)"),
+    list_: bool = typer.Option(False, "--list", help="show the seeds, studies, trials and estimated times"),
+    study: Optional[List[str]] = typer.Option(None, "--study", metavar="NAME",
+                                              help="run only this study of the seed (repeatable)"),
+) -> None:
+    """Run a seed report's studies and write reproduction.md/.html: published numbers beside ours.
+
+    Each study runs into OUT/seedNNN/<study>/ through the normal run path, so a rerun
+    skips finished trials. See docs/reproductions/README.md.
+    """
+    from sweeplab.errors import MachineError
+
+    if seed is not None and not re.fullmatch(r"(seed)?[0-9]{3}", seed):
+        _usage(f"SEED: {seed!r}: accepted: {', '.join(SEEDS)}")
+    try:
+        if list_:
+            seeds = [load_published(seed).seed] if seed else list(SEEDS)
+            for line in list_seeds(seeds, quick):
+                typer.echo(line)
+            return
+        if seed is None:
+            _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
+        path = reproduce(seed, out, quick=quick, progress=_say, only=study)
+    except PublishedError as e:
+        _usage(f"SEED: {e}")
+    except UserError as e:
+        _usage(str(e))
+    except MachineError as e:
+        _environment(str(e))
+    except OSError as e:
+        _environment(f"{out or 'runs'}: {e.strerror or e}")
+    typer.echo(f"reproduction: {path}")
+    typer.echo(f"reproduction: {path.with_suffix('.html')}")
+
+
+def mount(app: typer.Typer) -> None:
+    """Add ``reproduce`` to the main app."""
+    app.command("reproduce")(command)
+
+
+__all__ = ["QUICK", "TINY", "StudyRun", "command", "estimate", "list_seeds", "mount", "reproduce", "run_seed"]
