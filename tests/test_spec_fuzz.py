@@ -37,7 +37,7 @@ BUNDLED = {"digits", "synthetic2d", "synthetic"}  # datasets cheap enough to pla
 MAX_MESSAGE = 1100
 FAST = int(os.environ.get("SWEEPLAB_FUZZ_EXAMPLES", "80"))
 TALLY = os.environ.get("SWEEPLAB_FUZZ_TALLY")
-FUZZ = settings(max_examples=FAST, deadline=timedelta(seconds=4), derandomize=True,
+FUZZ = settings(max_examples=FAST, deadline=timedelta(seconds=10), derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SLOW = settings(FUZZ, max_examples=max(FAST, 1500), derandomize=False)
 
