@@ -27,13 +27,14 @@ from collections import deque
 from typing import Iterator
 
 from sweeplab import _signals
+from sweeplab.errors import MachineError
 
 #: how long (s) the driver waits on its workers between safe points for signals
 POLL = 0.2
 
 
-class WorkerDied(RuntimeError):
-    """A group's worker died more often than the executor retries."""
+class WorkerDied(MachineError):
+    """A group's worker died more often than the executor retries (a problem of the machine: exit 1)."""
 
 
 def _cores() -> list[int]:
