@@ -262,6 +262,18 @@ def test_progress_file_is_throttled_and_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["progress.json"]
 
 
+def test_progress_file_removes_what_a_killed_run_left(tmp_path):
+    """A run killed between writing the temporary file and renaming it leaves it behind; the
+    next run's sink removes it (the kill tests require a run directory without temporary files)."""
+    stale = tmp_path / ".progress-abc123.tmp"
+    stale.write_text('{"group": 1')
+    other = tmp_path / "notes.tmp"
+    other.write_text("mine")
+    ProgressFile(tmp_path).run_start([])
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.tmp", "progress.json"]
+
+
 def test_progress_file_never_fails_a_run(tmp_path):
     sink = ProgressFile(tmp_path / "missing-dir")
     sink.run_start([])  # cannot write: no error, writing stops

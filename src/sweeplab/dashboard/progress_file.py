@@ -36,6 +36,16 @@ class ProgressFile(Progress):
         self._last = -float("inf")
         self._dirty = False
         self.broken = False
+        self._remove_stale()
+
+    def _remove_stale(self) -> None:
+        """Temporary files a killed run left between writing and renaming (the run holds the
+        run directory's lock, so no other writer's file is among them)."""
+        try:
+            for stale in self.path.parent.glob(".progress-*.tmp"):
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     # engine callbacks
     def run_start(self, groups) -> None:
