@@ -169,6 +169,17 @@ def test_confusion_matrix_numbers_are_readable_for_ten_classes():
     assert {t.get_text().split("\n")[0] for t in cells} == {str(v) for v in cm.ravel()}
 
 
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_confusion_matrix_title_fits_inside_the_figure(k):
+    # a two-class matrix is a narrow figure: its one-line title used to be cut at both ends ("onfusion matri")
+    fig = ft.confusion(np.arange(k * k).reshape(k, k) + 1)
+    FigureCanvasAgg(fig).draw()
+    box = fig.axes[0].title.get_window_extent()
+    width = fig.bbox.width
+    assert box.x0 >= 0 and box.x1 <= width, (box, width)
+    assert "confusion matrix" in fig.axes[0].title.get_text().replace("\n", " ")
+
+
 def _lab(hex_colour):
     """CIE L*a*b* (D65) of an sRGB colour."""
     rgb = np.array(mcolors.to_rgb(hex_colour))

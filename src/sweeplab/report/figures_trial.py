@@ -3,6 +3,8 @@ flow, misclassified gallery, conv filters, feature maps, decision regions."""
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -50,7 +52,10 @@ def confusion(cm, class_names=None, title: str | None = None):
                     ax.text(j, i, text, ha="center", va="center", fontsize=fs, linespacing=1.1,
                             color="white" if not np.isfinite(f) or f < 0.5 else "black")
         fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of the true class")
-        ax.set_title(title or "confusion matrix: counts, % of true class", fontsize=10)
+        # a narrow figure (two or three classes) would clip a one-line title: wrap it to the width
+        width_in = fig.get_size_inches()[0]
+        text = title or "confusion matrix: counts, % of true class"
+        ax.set_title(textwrap.fill(text, width=max(16, int(width_in * 11))), fontsize=10)
     return fig
 
 
