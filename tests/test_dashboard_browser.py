@@ -9,6 +9,7 @@ Chromium (``apt-get install chromium``, as ``.ci/run`` does) is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -156,6 +157,15 @@ def test_charts_draw_something(page, server):
     page.wait_for_selector("#sections figure img")
     sizes = page.evaluate("[...document.querySelectorAll('#sections img')].map(i => i.complete ? i.naturalWidth : 0)")
     assert sizes and min(sizes) > 100
+
+
+def test_time_columns_show_their_unit(page, server):
+    # time_per_epoch used to show bare numbers ("0.1206 ± 0.0322") where the CLI prints "121 ms"
+    open_study(page, server, "grid")
+    heads = page.locator("#configs thead th").all_inner_texts()
+    col = next(i for i, h in enumerate(heads) if h.startswith("time_per_epoch"))
+    cells = page.locator(f"#configs tbody tr td:nth-child({col + 1})").all_inner_texts()
+    assert cells and all(re.fullmatch(r"[0-9.]+ (ms|s)( ± [0-9.e-]+ (ms|s))?", c) for c in cells), cells
 
 
 def test_clicking_configurations_overlays_their_curves(page, server):

@@ -15,7 +15,7 @@ async function side(rid, box, colourIndex) {
     ...t.metrics.map(m => el("th", {text: m})), el("th", {text: "seeds"}))));
   const body = el("tbody");
   t.rows.forEach(r => body.append(el("tr", {class: r.best ? "best" : null}, el("td", {class: "num", text: (r.best ? "★ " : "") + r.rank}),
-    ...r.values.map(v => el("td", {text: v})), ...r.metrics.map(p => el("td", {class: "num", text: fmtMeanStd(p)})),
+    ...r.values.map(v => el("td", {text: v})), ...r.metrics.map((p, i) => el("td", {class: "num", text: fmtMeanStd(p, t.metrics[i])})),
     el("td", {class: "num", text: r.n}))));
   table.append(body);
   box.append(el("p", {class: "muted", text: `The first ${t.rows.length} of ${t.total} configurations by ${t.metric}.`}));

@@ -45,10 +45,19 @@ function fmt(x, digits) {
   return x.toFixed(digits === undefined ? 4 : digits);
 }
 
-function fmtMeanStd(pair) {
+// A duration as the CLI prints it (analysis.stats.format_seconds): 4.1 ms, 350 ms, 2.35 s.
+function fmtSeconds(s) {
+  if (s === null || s === undefined || Number.isNaN(s)) return "–";
+  if (s < 0.01) return (s * 1e3).toPrecision(2) + " ms";
+  return s < 1 ? (s * 1e3).toFixed(0) + " ms" : s.toFixed(2) + " s";
+}
+
+// A metric column's "mean ± std" cell; durations (time_per_epoch, time…) with their unit.
+function fmtMeanStd(pair, name) {
   const [m, s] = pair;
   if (m === null) return "–";
-  return s === null ? fmt(m) : fmt(m) + " ± " + fmt(s);
+  const f = name && name.startsWith("time") ? fmtSeconds : fmt;
+  return s === null ? f(m) : f(m) + " ± " + f(s);
 }
 
 function ago(t) {

@@ -103,7 +103,7 @@ async function loadTable() {
     rank.append(flag + r.rank);
     const tr = el("tr", {"data-config": r.config_id, class: (idx >= 0 ? "selected " : "") + (r.best ? "best" : "")},
       rank, ...r.values.map(v => el("td", {text: v})),
-      ...r.metrics.map(p => el("td", {class: "num", text: fmtMeanStd(p)})),
+      ...r.metrics.map((p, i) => el("td", {class: "num", text: fmtMeanStd(p, t.metrics[i])})),
       el("td", {class: "num", text: r.n}), el("td", {class: "num", text: r.diverged}),
       el("td", {}, el("a", {href: `/run/${encodeURIComponent(RID)}/trial/${encodeURIComponent(r.trial)}`, text: "first seed",
                             onclick: ev => ev.stopPropagation()})));
