@@ -234,3 +234,24 @@ def test_store_environment_error_is_exit_1(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli.app, ["show", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert result.output.strip() == f"error: {tmp_path}: cannot read results.sqlite (disk I/O error)"
+
+
+def test_data_info_bad_param_is_one_line_but_a_loader_bug_is_not_hidden(monkeypatch):
+    # A wrong --param is the user's (exit 2, one line); a ValueError from a bug inside a loader used to be
+    # printed the same way, hiding the bug: now it propagates with its traceback.
+    from typer.testing import CliRunner
+
+    from sweeplab.data import loaders
+    from sweeplab.data.cli import app
+
+    bad = CliRunner().invoke(app, ["info", "synthetic2d", "--param", "colour=1"])
+    assert bad.exit_code == 2, bad.output
+    assert bad.output.strip().startswith("error: data.params: unknown parameter(s) colour")
+
+    def buggy(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(loaders, "load_raw", buggy)
+    result = CliRunner().invoke(app, ["info", "synthetic2d"])
+    assert isinstance(result.exception, ValueError), (result.exit_code, result.output)
+    assert "operands could not be broadcast" in str(result.exception)

@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from sweeplab.errors import UserError
+
 app = typer.Typer(help="Datasets: list, fetch (verified download), info (shapes, class "
                        "counts, sample figures).", no_args_is_help=True,
                   pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -28,7 +30,7 @@ def _entry(name: str):
 
     try:
         return DATASETS.get(name)
-    except ValueError as e:
+    except UserError as e:
         _usage(str(e))
 
 
@@ -117,7 +119,7 @@ def info_cmd(name: str = typer.Argument(..., metavar="NAME", help="dataset name 
     created = [p for p in (folder, folder.parent) if not p.exists()]  # folders a failed download may create
     try:
         ds = load_raw(e.name, download=download, **params)
-    except ValueError as err:
+    except UserError as err:  # not any ValueError: a bug in a loader is shown as the bug it is
         _usage(str(err).splitlines()[0])
     except (DownloadError, FileNotFoundError) as err:
         _remove_if_empty(created)

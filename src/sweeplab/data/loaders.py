@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from sweeplab.errors import UserError
+
 from .download import DEFAULT_TIMEOUT, DownloadError, RemoteFile, download_file, publish
 from .formats import read_idx, read_svhn_mat
 from .paths import data_dir
@@ -312,7 +314,7 @@ def resolve_params(name: str, params: dict | None = None) -> tuple[str, dict[str
     unknown = sorted(set(params) - set(entry.param_names()))
     if unknown:
         accepted = ", ".join(entry.param_names()) or "(none)"
-        raise ValueError(f"data.params: unknown parameter(s) {', '.join(unknown)} for dataset "
+        raise UserError(f"data.params: unknown parameter(s) {', '.join(unknown)} for dataset "
                          f"{entry.name!r}; accepted: {accepted}")
     try:
         full = check_entry(entry, params, "dataset")

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sweeplab.data.spec import DataSpec
+from sweeplab.errors import UserError
 from sweeplab.spec.errors import StudyError, format_validation_error, short_repr
 from sweeplab.spec.schema import ModelSpec, StudySpec, TrainSpec
 from sweeplab.spec.space import Axis, parse_space, refuse_distributions
@@ -87,7 +88,7 @@ def study_from_text(text: str, source: str = "<study>") -> Study:
         spec = StudySpec.model_validate(raw)
     except ValidationError as e:
         raise StudyError(format_validation_error(e, source=source, model=StudySpec)) from None
-    except ValueError as e:  # registry errors raised outside pydantic's wrapping
+    except UserError as e:  # registry errors raised outside pydantic's wrapping (not any ValueError: bugs stay bugs)
         raise StudyError(f"{source}: {e}") from None
     if spec.is_search:
         space = parse_space(raw.get("sweep", {}), source)
@@ -264,7 +265,7 @@ def expand_one(spec: StudySpec, raw: dict, overrides: dict[str, Any], source: st
     except ValidationError as e:
         raise StudyError(format_validation_error(e, source=source, model=TrialSpec,
                                                  context=_context(overrides))) from None
-    except ValueError as e:
+    except UserError as e:
         raise StudyError(f"{source}: {e}{_context(overrides)}") from None
     config = trial_spec.config()
     config_id = _hash({"overrides": overrides, "config": config}, 12)
