@@ -304,11 +304,16 @@ def judge(comps: Sequence[Comparison], size: Size, studies: Mapping[str, tuple[A
                                reduced=label))
             continue
         e_full, e_red = full.spec.train.epochs, reduced.spec.train.epochs
-        if e_red < e_full and c.verdict.kind != NOT_COMPARABLE:
+        missing_epoch = c.verdict.kind == NOT_COMPARABLE and c.verdict.reason.startswith("the run has no epoch")
+        if e_red < e_full and (c.verdict.kind != NOT_COMPARABLE or missing_epoch):
             why = _epochs_ok(c.row, e_red, red, reduced, runs.get(c.row.study))
             if why is None:
-                out.append(replace(c, verdict=Verdict(NOT_COMPARABLE, reason=(
-                    f"the report gives no value at epoch {e_red} (ours: {c.ours})")), ours="", reduced=label))
+                if isinstance(c.row.at, int):
+                    reason = f"the report reads it at epoch {c.row.at}; this size runs {e_red} epochs"
+                else:
+                    reason = f"the report gives no value at epoch {e_red} (ours: {c.ours})"
+                out.append(replace(c, verdict=Verdict(NOT_COMPARABLE, reason=reason), ours="", values=(),
+                                   reduced=label))
                 continue
             label = f"{label}; compared: {why}"
         out.append(replace(c, reduced=label))
