@@ -275,6 +275,10 @@ def command(
     size: Optional[str] = typer.Option(None, "--size", metavar="NAME",
                                        help="a named reduced size of the seed, e.g. faithful-1h (the largest "
                                             "faithful version that fits in ~1 h on 2 CPU cores; see --list)"),
+    publish: Optional[Path] = typer.Option(None, "--publish", metavar="DIR",
+                                           help="then write DIR/seedNNN.md (+ DIR/images/) from the run tree, "
+                                                "e.g. docs/reproductions (python -m sweeplab.reproduce.publish "
+                                                "does it for a finished tree without running)"),
 ) -> None:
     """Run a seed report's studies and write reproduction.md/.html: published numbers beside ours.
 
@@ -296,6 +300,10 @@ def command(
         if seed is None:
             _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
         path = reproduce(seed, out, quick=quick, progress=_say, only=study, size=size)
+        if publish is not None:
+            from sweeplab.reproduce.publish import publish as write_page
+
+            typer.echo(f"published: {write_page(path.parent, publish)}")
     except PublishedError as e:
         _usage(str(e) if str(e).startswith(("--size", "sizes", "seed")) else f"SEED: {e}")
     except UserError as e:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import math
 import re
 from collections import Counter
@@ -60,6 +61,9 @@ def write_reproduction(pub: Published, runs: Sequence[Any], base: Path, profile,
     text = "\n".join(lines).rstrip() + "\n"
     md = base / "reproduction.md"
     base.mkdir(parents=True, exist_ok=True)
+    from sweeplab.reproduce.publish import machine
+
+    (base / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n", encoding="utf-8")
     md.write_text(text, encoding="utf-8")
     title = f"Reproduction of seed {pub.seed}" + (f" ({profile.name})" if profile else "") + \
         (f" (size {size.name})" if size is not None else "")
