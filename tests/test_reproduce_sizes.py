@@ -128,8 +128,10 @@ def test_early_stopping_before_the_reduced_cap_is_as_at_full_size():
     row = SimpleNamespace(at="final", setting={"data.dataset": "mnist"}, baseline=None)
     red = Reduction("s", "why", epochs=15)
     reduced = SimpleNamespace(spec=SimpleNamespace(train=SimpleNamespace(early_stopping=object())))
-    assert "stopped early before the cap of 15" in sizes._epochs_ok(row, 15, red, reduced, _es_run([9, 12, 11], [9, 12, 11]))
-    assert sizes._epochs_ok(row, 15, red, reduced, _es_run([9, 15, 11], [9, None, 11])) is None  # one hit the cap
+    ok = "early stopping ended every trial by the cap of 15"
+    assert ok in sizes._epochs_ok(row, 15, red, reduced, _es_run([9, 12, 11], [9, 12, 11]))
+    assert ok in sizes._epochs_ok(row, 15, red, reduced, _es_run([9, 15, 11], [9, 15, 11]))  # stopped at the cap
+    assert sizes._epochs_ok(row, 15, red, reduced, _es_run([9, 15, 11], [9, None, 11])) is None  # one ran out
     no_es = SimpleNamespace(spec=SimpleNamespace(train=SimpleNamespace(early_stopping=None)))
     assert sizes._epochs_ok(row, 15, red, no_es, _es_run([9, 12, 11], [9, 12, 11])) is None
     flat = Reduction("s", "why", epochs=15, plateaus=(Plateau({"data.dataset": "mnist"}, 16, "q"),))

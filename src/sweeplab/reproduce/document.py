@@ -89,7 +89,7 @@ def _header(pub, runs, profile, seconds, comps, size=None) -> list[str]:
                   "reduced study says what was cut and why; each row's verdict says what was reduced for it "
                   "(a row of a study run with fewer epochs is compared only where the report gives the value "
                   "at an epoch we ran or says the curve is flat by then, or early stopping ended every trial "
-                  "before the cap; else *not comparable (reduced: …)*). The full run: "
+                  "by the cap; else *not comparable (reduced: …)*). The full run: "
                   f"`sweeplab reproduce {pub.seed}`.", ""]
     flag = " --quick" if profile is not None else (f" --size {size.name}" if size is not None else "")
     lines += [f"# Reproduction of seed {pub.seed}: {pub.title}", "",

@@ -27,7 +27,7 @@ A study not listed runs at full size. How a published row is judged at a reduced
 (:func:`judge`): a row of a study run with fewer epochs is compared only when the report
 gives its value at an epoch that was run, when the report's own words (``plateau``, quoted)
 say the curve is flat from an epoch that was run, or when every trial of its configuration
-stopped early before the reduced cap (early stopping: then it ran as at full size); else
+was stopped by early stopping by the reduced cap (then it ran as at full size); else
 it is *not comparable (reduced: ...)*. A row whose configuration the reduced sweep leaves out
 is *not comparable (reduced: ...)*. Fewer seeds, a training subset or smaller images keep the
 verdict but the row says so.
@@ -340,9 +340,11 @@ def _epochs_ok(row, epochs: int, red: Reduction, reduced, run) -> str | None:
                 if axis in t.columns:
                     bm = [m and V.same(v, want) for m, v in zip(bm, t[axis])]
             chosen = t[[a or b for a, b in zip(mask, bm)]]
-        if len(chosen) and all(_num(v) < epochs for v in chosen["epochs_run"]) \
+        # early stopping fired for every trial (at the latest at the reduced cap): a full-size run
+        # would have stopped at the same epoch with the same weights
+        if len(chosen) and all(_num(v) <= epochs for v in chosen["epochs_run"]) \
                 and all(_num(v) > 0 for v in chosen["stopped_epoch"]):
-            return f"every trial stopped early before the cap of {epochs} epochs, as it would at full size"
+            return f"early stopping ended every trial by the cap of {epochs} epochs, as it would at full size"
     return None
 
 
