@@ -300,10 +300,11 @@ def command(
         if seed is None:
             _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
         path = reproduce(seed, out, quick=quick, progress=_say, only=study, size=size)
+        page = None
         if publish is not None:
             from sweeplab.reproduce.publish import publish as write_page
 
-            typer.echo(f"published: {write_page(path.parent, publish)}")
+            page = write_page(path.parent, publish)
     except PublishedError as e:
         _usage(str(e) if str(e).startswith(("--size", "sizes", "seed")) else f"SEED: {e}")
     except UserError as e:
@@ -314,6 +315,8 @@ def command(
         _environment(f"{out or 'runs'}: {e.strerror or e}")
     typer.echo(f"reproduction: {path}")
     typer.echo(f"reproduction: {path.with_suffix('.html')}")
+    if page is not None:
+        typer.echo(f"published: {page}")
 
 
 def mount(app: typer.Typer) -> None:
