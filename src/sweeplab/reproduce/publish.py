@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from sweeplab import values as V
 from sweeplab.reproduce.published import load_published
 from sweeplab.reproduce.verdict import AGREES, DIFFERS, NOT_COMPARABLE, Comparison
 
@@ -246,6 +247,9 @@ def conclusions(comps: Sequence[Comparison], runs: Sequence[Any] = ()) -> list[s
         pub_order = sorted(cs, key=lambda c: c.row.value, reverse=not low)
         our_order = sorted(cs, key=lambda c: c.verdict.mean, reverse=not low)
         same = [c.row.id for c in pub_order] == [c.row.id for c in our_order]
+        varying = sorted({k for c in cs for k in c.row.setting
+                          if len({V.label(V.canonical(x.row.setting.get(k))) for x in cs}) > 1})
+        _short = lambda c: ", ".join(V.label(V.canonical(c.row.setting.get(k))) for k in varying)  # noqa: E731
         noisy = []
         for a, b in zip(pub_order, pub_order[1:]):
             sa, sb = _noise(a), _noise(b)
@@ -254,10 +258,13 @@ def conclusions(comps: Sequence[Comparison], runs: Sequence[Any] = ()) -> list[s
             band = 2 * math.sqrt(sa ** 2 + sb ** 2)
             if abs(a.row.value - b.row.value) < band:
                 noisy.append(f"{_short(a)} vs {_short(b)}")
-        holds = ("holds" if same else "does not hold") + (
+        best = ("" if same else f"; the report's best ({_short(pub_order[0])}) is "
+                + ("ours too" if pub_order[0] is our_order[0] else f"not ours ({_short(our_order[0])})"))
+        holds = ("holds" if same else "does not hold") + best + (
             f"; within seed noise: {', '.join(noisy)}" if noisy else ("; every gap is larger than seed noise"
                                                                         if same else ""))
-        rank_lines.append(f"| {ref} | {study} | {metric} | {' > '.join(_short(c) for c in pub_order)} | "
+        rank_lines.append(f"| {ref} | {study} | {metric} ({', '.join(a.rsplit('.', 1)[-1] for a in varying)}) | "
+                          f"{' > '.join(_short(c) for c in pub_order)} | "
                           f"{' > '.join(_short(c) for c in our_order)} | {holds} |")
     if rank_lines:
         lines += ["Rankings (the report's order of settings by a metric, best first, against ours by mean over "
@@ -281,10 +288,6 @@ def conclusions(comps: Sequence[Comparison], runs: Sequence[Any] = ()) -> list[s
                   "study's 'leaves out' give the likely reasons): " + ", ".join(f"`{c.row.id}`" for c in differs)
                   + ".", ""]
     return lines
-
-
-def _short(c: Comparison) -> str:
-    return c.setting.replace(" = ", "=")
 
 
 # ---------------------------------------------------------------------------- figures
