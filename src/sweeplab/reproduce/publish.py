@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -71,15 +72,33 @@ def _profile_of(base: Path):
     return {"QUICK": QUICK, "TINY": TINY}.get(m.group(1)) if m else None
 
 
-def publish(base: Path, to: Path) -> Path:
-    """Write ``to/seedNNN[-size].md`` (and ``to/images/*.png``) from the finished tree ``base``.
+@dataclass
+class Tree:
+    """A finished reproduction tree read back: what ran, at which size, and the comparisons."""
+
+    base: Path
+    pub: Any
+    size: Any  # sizes.Size or None
+    profile: Any  # quick.Profile or None
+    runs: list
+    loaded: dict
+    comps: list
+
+    @property
+    def stem(self) -> str:
+        """The page's name: seedNNN, seedNNN-<size>, seedNNN-quick (never a full page's name)."""
+        return (f"seed{self.pub.seed}" + (f"-{self.size.name}" if self.size else "")
+                + (f"-{self.profile.name.lower()}" if self.profile else ""))
+
+
+def read_tree(base: Path) -> Tree:
+    """Read ``OUT/seedNNN[-size]`` back: its studies' stores and the published rows judged against them.
 
     Raises:
         PublishedError: ``base`` is not a reproduction tree (one line).
     """
     import sweeplab
     from sweeplab.reproduce.command import load_sized, seed_studies
-    from sweeplab.reproduce.document import _clocks_section, _dur, _table, _train_seconds, counts
     from sweeplab.reproduce.published import PublishedError
     from sweeplab.reproduce.sizes import judge, load_size
     from sweeplab.reproduce.verdict import compare
@@ -107,17 +126,40 @@ def publish(base: Path, to: Path) -> Path:
     comps = compare(pub.rows, loaded)
     if size is not None:
         comps = judge(comps, size, {r.name: (r.full, r.study) for r in runs if r.reduction is not None}, loaded)
-    stem = f"seed{pub.seed}" + (f"-{size.name}" if size else "") + (f"-{profile.name.lower()}" if profile else "")
+    return Tree(base, pub, size, profile, runs, loaded, comps)
+
+
+def publish(base: Path, to: Path) -> Path:
+    """Write ``to/seedNNN[-size].md`` (and ``to/images/*.png``) from the finished tree ``base``.
+
+    Raises:
+        PublishedError: ``base`` is not a reproduction tree (one line).
+    """
+    from sweeplab.reproduce.document import _clocks_section
+
+    t = read_tree(base)
     images = to / "images"
     images.mkdir(parents=True, exist_ok=True)
+    lines = _head(t) + _wall_times(t) + conclusions(t.comps, t.runs) + _figures(t, images) + _side_by_side(t)
+    if any(r.name.startswith("seed004-clocks") for r in t.runs):
+        lines += ["#" + x if x.startswith("## ") else x for x in _clocks_section(t.runs, t.loaded)]
+    lines += _own_digit(t.base, images, t.stem)
+    out = to / f"{t.stem}.md"
+    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return out
 
+
+def _head(t: Tree) -> list[str]:
+    from sweeplab.reproduce.document import counts
+
+    pub, size, profile = t.pub, t.size, t.profile
     flag = " --quick" if profile is not None else (f" --size {size.name}" if size else "")
-    info_path = base / "machine.json"
+    info_path = t.base / "machine.json"
     if info_path.exists():
         info, where = json.loads(info_path.read_text(encoding="utf-8")), "recorded by the run"
     else:
         info, where = machine(), "where this page was generated (the run recorded none)"
-    n = counts(comps)
+    n = counts(t.comps)
     lines = []
     if profile is not None:
         lines += [f"> **{profile.name} — not a reproduction.** A smoke test of the path; the numbers below say "
@@ -125,65 +167,74 @@ def publish(base: Path, to: Path) -> Path:
     if size is not None:
         lines += [f"> **Size {size.name} — a reduced reproduction, not the full one.** {size.summary}. Each row "
                   f"says what was reduced. The full run: `sweeplab reproduce {pub.seed}`.", ""]
-    lines += [f"# Seed {pub.seed}: {pub.title}", "",
-              f"Report: {pub.authors}, {pub.date} (`{pub.source}`). Framework: {pub.framework}.", "",
-              "Command (resumable; generated from its run tree, `python -m sweeplab.reproduce.publish "
-              f"{base}`):", "", "```bash", "export SWEEPLAB_DATA=/path/to/data",
-              f"sweeplab reproduce {pub.seed}{flag} --out {base.parent}", "```", "",
-              f"Machine ({where}): " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".", "",
-              f"**{len(comps)} published rows: {n[AGREES]} agree, {n[DIFFERS]} differ, {n[NOT_COMPARABLE]} not "
-              "comparable.** Verdict: *agrees* when the published value lies inside our mean ± 2 std over seeds "
-              "(widened by its rounding).", "",
-              "## Wall time per study", "",
-              "| study | trials | training time (store: compile + epochs) | first trial created → last finished | status |",
-              "|---|---|---|---|---|"]
+    return lines + [
+        f"# Seed {pub.seed}: {pub.title}", "",
+        f"Report: {pub.authors}, {pub.date} (`{pub.source}`). Framework: {pub.framework}.", "",
+        "Command (resumable; generated from its run tree, `python -m sweeplab.reproduce.publish "
+        f"{t.base}`):", "", "```bash", "export SWEEPLAB_DATA=/path/to/data",
+        f"sweeplab reproduce {pub.seed}{flag} --out {t.base.parent}", "```", "",
+        f"Machine ({where}): " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".", "",
+        f"**{len(t.comps)} published rows: {n[AGREES]} agree, {n[DIFFERS]} differ, {n[NOT_COMPARABLE]} not "
+        "comparable.** Verdict: *agrees* when the published value lies inside our mean ± 2 std over seeds "
+        "(widened by its rounding).", ""]
+
+
+def _wall_times(t: Tree) -> list[str]:
+    from sweeplab.reproduce.document import _dur, _train_seconds
+
+    lines = ["## Wall time per study", "",
+             "| study | trials | training time (store: compile + epochs) | first trial created → last finished "
+             "| status |", "|---|---|---|---|---|"]
     total = 0.0
-    for r in runs:
-        run = loaded.get(r.name)
+    for r in t.runs:
+        run = t.loaded.get(r.name)
         if run is None:
             lines.append(f"| {r.name} | — | — | — | not run: {r.skipped_reason} |")
             continue
         secs = _train_seconds(r, run)
         total += secs
-        t = run.trials
-        st = t["status"].value_counts().to_dict()
-        lines.append(f"| {r.name} | {len(t)} | {_dur(secs)} | {_span(r.run_dir / 'results.sqlite')} | "
+        st = run.trials["status"].value_counts().to_dict()
+        lines.append(f"| {r.name} | {len(run.trials)} | {_dur(secs)} | {_span(r.run_dir / 'results.sqlite')} | "
                      + ", ".join(f"{v} {k}" for k, v in st.items()) + " |")
-    lines += [f"| **total** | | **{_dur(total)}** | | |", ""]
-    lines += conclusions(comps, runs)
-    lines += ["## Figures", ""]
-    for r in runs:
-        run = loaded.get(r.name)
+    return lines + [f"| **total** | | **{_dur(total)}** | | |", ""]
+
+
+def _figures(t: Tree, images: Path) -> list[str]:
+    lines = ["## Figures", ""]
+    for r in t.runs:
+        run = t.loaded.get(r.name)
         if run is None:
             continue
-        png = _figure(run, r, [c for c in comps if c.row.study == r.name], images / f"{r.name}{stem[7:]}.png")
+        png = _figure(run, r, [c for c in t.comps if c.row.study == r.name],
+                      images / f"{r.name}{t.stem[len('seedNNN'):]}.png")
         if png is not None:
             lines += [f"### {r.name}", "", f"![{r.name}](images/{png.name})", ""]
-    lines += ["## Side by side", ""]
-    for r in runs:
-        mine = [c for c in comps if c.row.study == r.name]
-        exp = pub.experiments.get(r.name)
+    return lines
+
+
+def _side_by_side(t: Tree) -> list[str]:
+    from sweeplab.reproduce.document import _table
+
+    lines = ["## Side by side", ""]
+    for r in t.runs:
+        mine = [c for c in t.comps if c.row.study == r.name]
+        exp = t.pub.experiments.get(r.name)
         lines += [f"### {r.name}", ""]
         if exp is not None:
             lines += [f"- Report states: {exp.stated}", f"- Report leaves out: {exp.unstated}"]
-        if r.study is not None and r.name in loaded:
+        if r.study is not None and r.name in t.loaded:
             tr = r.study.spec.train
-            lines.append(f"- Ours: {len(loaded[r.name].trials)} trials, {tr.epochs} epochs, `train.defaults = "
+            lines.append(f"- Ours: {len(t.loaded[r.name].trials)} trials, {tr.epochs} epochs, `train.defaults = "
                          f"\"{tr.defaults}\"`, `train.shuffle = {json.dumps(tr.shuffle)}`")
         if r.skipped_reason:
             lines.append(f"- **Not run:** {r.skipped_reason}")
-        if size is not None and r.reduction is not None:
-            lines.append(f"- **Reduced at size {size.name}:** {r.reduction.skip or r.reduction.why}")
+        if t.size is not None and r.reduction is not None:
+            lines.append(f"- **Reduced at size {t.size.name}:** {r.reduction.skip or r.reduction.why}")
         lines += ["", *(_table(mine) if mine else []), ""]
-    other = [c for c in comps if c.row.study not in {r.name for r in runs}]
+    other = [c for c in t.comps if c.row.study not in {r.name for r in t.runs}]
     if other:
         lines += ["### Not tied to a study", "", *_table(other), ""]
-    if any(r.name.startswith("seed004-clocks") for r in runs):
-        lines += ["#" + x if x.startswith("## ") else x for x in _clocks_section(runs, loaded)]
-    lines += _own_digit(base, images, stem)
-    out = to / f"{stem}.md"
-    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    return out
+    return lines
 
 
 def _span(store: Path) -> str:
