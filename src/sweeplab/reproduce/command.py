@@ -221,6 +221,7 @@ def list_seeds(seeds: list[str], quick: bool, size: str | None = None) -> list[s
 
     A seed with reduced sizes (``reproduce/sizes/seedNNN.toml``) shows each size's estimate
     beside the full one (only ``size`` when given), per study and in total, with its command.
+    A study with early stopping is estimated at its epoch cap ("at the cap"): an upper bound.
     """
     lines = [f"{'QUICK profile: ' + QUICK.label() if quick else 'full size'}; times are estimates from the "
              "planner's work (trials x epochs x steps) and a rough per-step cost model"]
@@ -236,7 +237,8 @@ def list_seeds(seeds: list[str], quick: bool, size: str | None = None) -> list[s
             study = load(name, pub, QUICK if quick else None)
             units, secs, note = estimate(study)
             total += secs
-            est = note or f"~{_duration(secs)}"
+            cap = " at the cap" if study.spec.train.early_stopping is not None else ""
+            est = note or f"~{_duration(secs)}{cap}"
             line = f"  {name:<28} {len(study.trials):>6} trials  {units:>12,} trial-steps  {est}"
             for sz in sizes:
                 red = sz.reduction(name)
@@ -252,7 +254,8 @@ def list_seeds(seeds: list[str], quick: bool, size: str | None = None) -> list[s
                 totals[sz.name] += rsecs
                 from sweeplab.reproduce.sizes import describe
 
-                line += f"  | {sz.name}: {len(small.trials)} trials ~{_duration(rsecs)} ({', '.join(describe(red, study, small))})"
+                line += (f"  | {sz.name}: {len(small.trials)} trials ~{_duration(rsecs)}{cap} "
+                         f"({', '.join(describe(red, study, small))})")
             lines.append(line)
         lines.append(f"  total: ~{_duration(total)} (estimate)")
         for sz in sizes:
