@@ -25,6 +25,7 @@ import typer
 from sweeplab.errors import UserError
 from sweeplab.reproduce.published import SEEDS, Published, PublishedError, load_published
 from sweeplab.reproduce.quick import QUICK, TINY, Profile, load, seed_studies
+from sweeplab.reproduce.sizes import Size, all_sizes, available, load_size, reduce_study
 
 #: the time model of --list: a fixed cost per step, seconds per multiply-add of a step (all
 #: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
@@ -47,6 +48,8 @@ class StudyRun:
     seconds: float = 0.0  # this invocation
     skipped_reason: str = ""  # not run at all (data not available here)
     study: object = field(default=None, repr=False)
+    full: object = field(default=None, repr=False)  # the full-size study when a --size reduced it
+    reduction: object = field(default=None, repr=False)  # its sizes.Reduction
 
 
 def _say(msg: str) -> None:
@@ -76,16 +79,35 @@ def data_missing(study) -> str:
             f"runnable where it downloads: sweeplab run {study.name}")
 
 
+def load_sized(name: str, pub: Published, profile: Profile | None, size: Size | None) -> StudyRun:
+    """A study of the seed as it will run: full, reduced by ``profile`` (--quick) or by ``size`` (--size)."""
+    red = size.reduction(name) if size is not None else None
+    if red is None:
+        study = load(name, pub, profile)
+        return StudyRun(name, Path(), n_trials=len(study.trials), study=study)
+    full = load(name, pub, None)
+    if red.skip:
+        return StudyRun(name, Path(), study=full, full=full, reduction=red,
+                        skipped_reason=f"not run at size {size.name}: {red.skip}")
+    study = reduce_study(full, red)
+    return StudyRun(name, Path(), n_trials=len(study.trials), study=study, full=full, reduction=red)
+
+
 def run_seed(pub: Published, out: Path, profile: Profile | None,
              progress: Callable[[str], None] = lambda s: None,
-             only: Sequence[str] | None = None) -> list[StudyRun]:
+             only: Sequence[str] | None = None, size: Size | None = None) -> list[StudyRun]:
     """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped)."""
     from sweeplab.engine.run import run_study
 
     runs = []
     for name in select(pub, only):
-        study = load(name, pub, profile)
-        sr = StudyRun(name, out / name, n_trials=len(study.trials), study=study)
+        sr = load_sized(name, pub, profile, size)
+        sr.run_dir = out / name
+        if sr.skipped_reason:
+            progress(f"{name}: skipped: {sr.skipped_reason}")
+            runs.append(sr)
+            continue
+        study = sr.study
         sr.skipped_reason = data_missing(study)
         if sr.skipped_reason:
             progress(f"{name}: skipped: {sr.skipped_reason}")
@@ -112,7 +134,8 @@ def select(pub: Published, only: Sequence[str] | None) -> list[str]:
 
 
 def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profile: Profile | None = None,
-              progress: Callable[[str], None] = lambda s: None, only: Sequence[str] | None = None) -> Path:
+              progress: Callable[[str], None] = lambda s: None, only: Sequence[str] | None = None,
+              size: str | None = None) -> Path:
     """Run seed ``seed``'s studies and write its reproduction; returns the reproduction.md path.
 
     Args:
@@ -121,20 +144,26 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
         quick: reduce every study with :data:`~sweeplab.reproduce.quick.QUICK`.
         profile: another reduction (the tests' :data:`~sweeplab.reproduce.quick.TINY`).
         only: run just these studies of the seed (the others' rows: not comparable, "study not run").
+        size: a named reduced size of the seed (``reproduce/sizes/seedNNN.toml``, e.g. ``faithful-1h``);
+            the tree is ``OUT/seedNNN-<size>/`` (default ``OUT``: ``runs/reproduce``).
 
     Raises:
-        PublishedError: an unknown seed (one line).
+        PublishedError: an unknown seed or size (one line).
     """
     from sweeplab.reproduce.document import write_reproduction
 
     pub = load_published(seed)
+    if size is not None and (quick or profile is not None):
+        raise UserError("--size: cannot be combined with --quick (a size is a reduced reproduction, "
+                        "--quick a smoke test)")
+    sized = load_size(pub.seed, size, seed_studies(pub)) if size is not None else None
     if profile is None and quick:
         profile = QUICK
     root = out if out is not None else Path("runs") / ("reproduce" if profile is None else "reproduce-quick")
-    base = root / f"seed{pub.seed}"
+    base = root / (f"seed{pub.seed}" + (f"-{sized.name}" if sized else ""))
     t0 = time.perf_counter()
-    runs = run_seed(pub, base, profile, progress, only)
-    return write_reproduction(pub, runs, base, profile, time.perf_counter() - t0)
+    runs = run_seed(pub, base, profile, progress, only, sized)
+    return write_reproduction(pub, runs, base, profile, time.perf_counter() - t0, size=sized)
 
 
 # ---------------------------------------------------------------------------- --list
@@ -187,22 +216,51 @@ def _duration(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def list_seeds(seeds: list[str], quick: bool) -> list[str]:
-    """The --list lines: per seed its studies, trials, planner work and estimated time."""
+def list_seeds(seeds: list[str], quick: bool, size: str | None = None) -> list[str]:
+    """The --list lines: per seed its studies, trials, planner work and estimated time.
+
+    A seed with reduced sizes (``reproduce/sizes/seedNNN.toml``) shows each size's estimate
+    beside the full one (only ``size`` when given), per study and in total, with its command.
+    A study with early stopping is estimated at its epoch cap ("at the cap"): an upper bound.
+    """
     lines = [f"{'QUICK profile: ' + QUICK.label() if quick else 'full size'}; times are estimates from the "
              "planner's work (trials x epochs x steps) and a rough per-step cost model"]
     for seed in seeds:
         pub = load_published(seed)
         total = 0.0
+        names = [] if quick else ([size] if size in available(pub.seed) else available(pub.seed) if size is None else [])
+        sizes = [load_size(pub.seed, n, seed_studies(pub)) for n in names]
+        totals = {sz.name: 0.0 for sz in sizes}
         lines.append(f"seed {pub.seed}: {pub.title} ({len(pub.rows)} published rows, "
                      f"{len(pub.comparable())} comparable)")
         for name in seed_studies(pub):
             study = load(name, pub, QUICK if quick else None)
             units, secs, note = estimate(study)
             total += secs
-            est = note or f"~{_duration(secs)}"
-            lines.append(f"  {name:<28} {len(study.trials):>6} trials  {units:>12,} trial-steps  {est}")
+            cap = " at the cap" if study.spec.train.early_stopping is not None else ""
+            est = note or f"~{_duration(secs)}{cap}"
+            line = f"  {name:<28} {len(study.trials):>6} trials  {units:>12,} trial-steps  {est}"
+            for sz in sizes:
+                red = sz.reduction(name)
+                if red is None:
+                    totals[sz.name] += secs
+                    line += f"  | {sz.name}: as full"
+                    continue
+                if red.skip:
+                    line += f"  | {sz.name}: not run"
+                    continue
+                small = reduce_study(study, red)
+                _, rsecs, _ = estimate(small)
+                totals[sz.name] += rsecs
+                from sweeplab.reproduce.sizes import describe
+
+                line += (f"  | {sz.name}: {len(small.trials)} trials ~{_duration(rsecs)}{cap} "
+                         f"({', '.join(describe(red, study, small))})")
+            lines.append(line)
         lines.append(f"  total: ~{_duration(total)} (estimate)")
+        for sz in sizes:
+            lines.append(f"  {sz.name}: ~{_duration(totals[sz.name])} (estimate): sweeplab reproduce {pub.seed} "
+                         f"--size {sz.name}  ({sz.summary})")
     return lines
 
 
@@ -217,6 +275,13 @@ def command(
     list_: bool = typer.Option(False, "--list", help="show the seeds, studies, trials and estimated times"),
     study: Optional[List[str]] = typer.Option(None, "--study", metavar="NAME",
                                               help="run only this study of the seed (repeatable)"),
+    size: Optional[str] = typer.Option(None, "--size", metavar="NAME",
+                                       help="a named reduced size of the seed, e.g. faithful-1h (the largest "
+                                            "faithful version that fits in ~1 h on 2 CPU cores; see --list)"),
+    publish: Optional[Path] = typer.Option(None, "--publish", metavar="DIR",
+                                           help="then write DIR/seedNNN.md (+ DIR/images/) from the run tree, "
+                                                "e.g. docs/reproductions (python -m sweeplab.reproduce.publish "
+                                                "does it for a finished tree without running)"),
 ) -> None:
     """Run a seed report's studies and write reproduction.md/.html: published numbers beside ours.
 
@@ -230,14 +295,21 @@ def command(
     try:
         if list_:
             seeds = [load_published(seed).seed] if seed else list(SEEDS)
-            for line in list_seeds(seeds, quick):
+            if size is not None and size not in all_sizes():
+                _usage(f"--size: {size!r}: accepted: {', '.join(all_sizes())}")
+            for line in list_seeds(seeds, quick, size):
                 typer.echo(line)
             return
         if seed is None:
             _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
-        path = reproduce(seed, out, quick=quick, progress=_say, only=study)
+        path = reproduce(seed, out, quick=quick, progress=_say, only=study, size=size)
+        page = None
+        if publish is not None:
+            from sweeplab.reproduce.publish import publish as write_page
+
+            page = write_page(path.parent, publish)
     except PublishedError as e:
-        _usage(f"SEED: {e}")
+        _usage(str(e) if str(e).startswith(("--size", "sizes", "seed")) else f"SEED: {e}")
     except UserError as e:
         _usage(str(e))
     except MachineError as e:
@@ -246,6 +318,8 @@ def command(
         _environment(f"{out or 'runs'}: {e.strerror or e}")
     typer.echo(f"reproduction: {path}")
     typer.echo(f"reproduction: {path.with_suffix('.html')}")
+    if page is not None:
+        typer.echo(f"published: {page}")
 
 
 def mount(app: typer.Typer) -> None:

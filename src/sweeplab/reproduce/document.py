@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import math
 import re
 from collections import Counter
@@ -27,8 +28,13 @@ from sweeplab.reproduce.verdict import AGREES, DIFFERS, NOT_COMPARABLE, Comparis
 VERDICTS = (AGREES, DIFFERS, NOT_COMPARABLE)
 
 
-def write_reproduction(pub: Published, runs: Sequence[Any], base: Path, profile, seconds: float) -> Path:
-    """Write ``base/reproduction.md`` and ``.html``; returns the Markdown path."""
+def write_reproduction(pub: Published, runs: Sequence[Any], base: Path, profile, seconds: float,
+                       size=None) -> Path:
+    """Write ``base/reproduction.md`` and ``.html``; returns the Markdown path.
+
+    ``size`` (a :class:`~sweeplab.reproduce.sizes.Size`): the run is a named reduced size; each
+    row says what was reduced and is judged by :func:`sweeplab.reproduce.sizes.judge`.
+    """
     import sweeplab
 
     loaded = {r.name: sweeplab.load(r.run_dir) for r in runs if not r.skipped_reason and r.run_dir.exists()}
@@ -37,9 +43,14 @@ def write_reproduction(pub: Published, runs: Sequence[Any], base: Path, profile,
     comps = [dataclasses.replace(c, verdict=Verdict(NOT_COMPARABLE, reason=skipped[c.row.study]))
              if c.row.study in skipped and c.verdict.kind == NOT_COMPARABLE and c.row.comparable else c
              for c in comps]
-    lines = _header(pub, runs, profile, seconds, comps)
+    if size is not None:
+        from sweeplab.reproduce.sizes import judge
+
+        studies = {r.name: (r.full, r.study) for r in runs if getattr(r, "reduction", None) is not None}
+        comps = judge(comps, size, studies, loaded)
+    lines = _header(pub, runs, profile, seconds, comps, size)
     for r in runs:
-        lines += _study_section(pub, r, loaded.get(r.name), [c for c in comps if c.row.study == r.name])
+        lines += _study_section(pub, r, loaded.get(r.name), [c for c in comps if c.row.study == r.name], size)
     other = [c for c in comps if c.row.study not in {r.name for r in runs}]
     if other:
         lines += ["## Not tied to a study", "", *_table(other), ""]
@@ -50,8 +61,12 @@ def write_reproduction(pub: Published, runs: Sequence[Any], base: Path, profile,
     text = "\n".join(lines).rstrip() + "\n"
     md = base / "reproduction.md"
     base.mkdir(parents=True, exist_ok=True)
+    from sweeplab.reproduce.publish import machine
+
+    (base / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n", encoding="utf-8")
     md.write_text(text, encoding="utf-8")
-    title = f"Reproduction of seed {pub.seed}" + (f" ({profile.name})" if profile else "")
+    title = f"Reproduction of seed {pub.seed}" + (f" ({profile.name})" if profile else "") + \
+        (f" (size {size.name})" if size is not None else "")
     md.with_suffix(".html").write_text(to_html(text, title), encoding="utf-8")
     return md
 
@@ -63,15 +78,23 @@ def counts(comps: Sequence[Comparison]) -> dict[str, int]:
 
 # ---------------------------------------------------------------------------- sections
 
-def _header(pub, runs, profile, seconds, comps) -> list[str]:
+def _header(pub, runs, profile, seconds, comps, size=None) -> list[str]:
     lines = []
     if profile is not None:
         lines += [f"> **{profile.name} — not a reproduction.** {profile.label()}. The verdicts below only show "
                   "that the whole path works; the full runs are `sweeplab reproduce "
                   f"{pub.seed}` (docs/reproductions/README.md).", ""]
+    if size is not None:
+        lines += [f"> **Size {size.name} — a reduced reproduction, not the full one.** {size.summary}. Each "
+                  "reduced study says what was cut and why; each row's verdict says what was reduced for it "
+                  "(a row of a study run with fewer epochs is compared only where the report gives the value "
+                  "at an epoch we ran or says the curve is flat by then, or early stopping ended every trial "
+                  "by the cap; else *not comparable (reduced: …)*). The full run: "
+                  f"`sweeplab reproduce {pub.seed}`.", ""]
+    flag = " --quick" if profile is not None else (f" --size {size.name}" if size is not None else "")
     lines += [f"# Reproduction of seed {pub.seed}: {pub.title}", "",
               f"Report: {pub.authors}, {pub.date} (`{pub.source}`). Framework: {pub.framework}.", "",
-              f"Command: `sweeplab reproduce {pub.seed}{' --quick' if profile is not None else ''}`; "
+              f"Command: `sweeplab reproduce {pub.seed}{flag}`; "
               f"wall time of this invocation: {_dur(seconds)} (finished trials of earlier invocations are "
               f"skipped); training time recorded in the stores: {_dur(sum(_train_seconds(r) for r in runs))}.", ""]
     n = counts(comps)
@@ -88,12 +111,22 @@ def _header(pub, runs, profile, seconds, comps) -> list[str]:
     return lines
 
 
-def _study_section(pub, r, run, comps) -> list[str]:
+def _study_section(pub, r, run, comps, size=None) -> list[str]:
     exp = pub.experiments.get(r.name)
     train = r.study.spec.train if r.study is not None else None
     lines = [f"## {r.name}", ""]
     if exp is not None:
         lines += [f"- Report states: {exp.stated}", f"- Report leaves out: {exp.unstated}"]
+    red = getattr(r, "reduction", None)
+    if size is not None and red is not None:
+        from sweeplab.reproduce.sizes import describe
+
+        cut = "not run" if red.skip else ", ".join(describe(red, r.full, r.study)) or "nothing"
+        lines.append(f"- **Reduced at size {size.name}:** {cut}. Why: {red.skip or red.why} Full study: "
+                     f"`sweeplab reproduce {pub.seed} --study {r.name}` ({len(r.full.trials)} trials, "
+                     f"{r.full.spec.train.epochs} epochs).")
+    elif size is not None:
+        lines.append(f"- At size {size.name}: run as at full size.")
     if train is not None:
         shuffle = {True: "true (reshuffle every epoch)", False: "false"}.get(train.shuffle, '"once"')
         lines.append(f"- Ours: {r.n_trials} trials, {train.epochs} epochs, `train.defaults = \"{train.defaults}\"`, "

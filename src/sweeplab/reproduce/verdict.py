@@ -123,10 +123,15 @@ class Comparison:
     ours: str
     verdict: Verdict
     values: tuple[float, ...] = ()
+    #: what a reduced size (``sweeplab reproduce --size``) cut of this row's study ('' at full size)
+    reduced: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        verdict = str(self.verdict)
+        if self.reduced:
+            verdict += f" (reduced: {self.reduced})"
         return {"id": self.row.id, "ref": self.row.ref, "setting": self.setting, "metric": self.row.metric,
-                "published": self.published, "ours": self.ours, "verdict": str(self.verdict)}
+                "published": self.published, "ours": self.ours, "verdict": verdict}
 
 
 def compare(rows: Iterable[Any], runs: Mapping[str, Any]) -> list[Comparison]:
