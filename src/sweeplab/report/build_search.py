@@ -41,21 +41,30 @@ def _space(rd: RunData):
     return {a.path: a for a in parse_space(rd.study.get("sweep") or {}, "<study>")}
 
 
-def configurations(rd: RunData, metric: str) -> pd.DataFrame:
-    """One row per finished configuration, in the order it was asked: ``number``, the axes, ``value``, ``std``, ``n``."""
-    t = rd.trials
+def configurations(rd: RunData, metric: str, pruned: bool = False) -> pd.DataFrame:
+    """One row per finished configuration, in the order it was asked: ``number``, the axes, ``value``, ``std``, ``n``.
+
+    ``pruned=True``: the pruned configurations too (column ``pruned``; their ``value`` is NaN and
+    ``stopped`` the mean over their trials of ``metric`` when they stopped), numbered in the same order.
+    """
+    cols = ["number", *rd.axes, "value", "std", "n"] + (["pruned", "stopped"] if pruned else [])
+    t = rd.trials.assign(_pruned=False)
+    if pruned and not rd.pruned.empty:
+        t = pd.concat([t, rd.pruned.assign(_pruned=True)])
     if t.empty or metric not in t.columns:
-        return pd.DataFrame(columns=["number", *rd.axes, "value", "std", "n"])
-    t = t.assign(_order=np.arange(len(t)))
+        return pd.DataFrame(columns=cols)
+    t = t.assign(_order=[rd.order.get(tid, i) for i, tid in enumerate(t.index)])
     rows = []
     for cid, part in t.groupby("config_id", sort=False):
         values = pd.to_numeric(part[metric], errors="coerce")
+        cut = bool(part["_pruned"].any())
         rows.append({"_order": part["_order"].min(), **{a: part[a].iloc[0] for a in rd.axes},
-                     "value": values.mean(), "std": values.std(ddof=1) if len(values) > 1 else 0.0,
-                     "n": int(values.notna().sum())})
-    out = pd.DataFrame(rows).sort_values("_order").drop(columns="_order").reset_index(drop=True)
+                     "value": np.nan if cut else values.mean(),
+                     "std": values.std(ddof=1) if len(values) > 1 else 0.0,
+                     "n": int(values.notna().sum()), "pruned": cut, "stopped": values.mean() if cut else np.nan})
+    out = pd.DataFrame(rows).sort_values("_order", kind="mergesort").drop(columns="_order").reset_index(drop=True)
     out.insert(0, "number", np.arange(1, len(out) + 1))
-    return out
+    return out[cols]
 
 
 def _maximize(metric: str) -> bool:
@@ -64,22 +73,28 @@ def _maximize(metric: str) -> bool:
 
 def history(rd: RunData, metric: str) -> Section:
     sec = Section("search_history", ANALYSES.get("search_history").title)
-    c = configurations(rd, metric)
+    c = configurations(rd, metric, pruned=True)
     if c.empty:
         sec.items.append(TextItem("No configuration has finished yet.", "note"))
         return sec
-    best = c["value"].cummax() if _maximize(metric) else c["value"].cummin()
+    best = (c["value"].cummax() if _maximize(metric) else c["value"].cummin()).ffill()
+    cut = c[c["pruned"]]
     fig = figure(6.0, 3.0)
     with styled():
         ax = fig.subplots()
         ax.plot(c["number"], c["value"], "o", ms=3, alpha=0.6, label="configuration (mean over seeds)")
+        if len(cut):
+            ax.plot(cut["number"], cut["stopped"], "x", ms=4, color="0.5", label="pruned (when it stopped)")
         ax.plot(c["number"], best, "-", lw=1.5, label="best so far")
         ax.set_xlabel("configuration (in the order asked)")
         ax.set_ylabel(metric_label(metric))
         ax.legend(loc="best", fontsize=8)
     strategy = (rd.study.get("search") or {}).get("strategy", "?")
-    sec.items.append(FigureItem("search_history", f"{tables.label(metric)} of each configuration in the order "
-                                f"{strategy} asked for it, and the best so far.", fig))
+    text = f"{tables.label(metric)} of each configuration in the order {strategy} asked for it, and the best so far."
+    if len(cut):
+        text += (f" {len(cut)} of {len(c)} configurations were pruned (x: their value when they stopped; "
+                 "not ranked).")
+    sec.items.append(FigureItem("search_history", text, fig))
     return sec
 
 
