@@ -31,6 +31,7 @@ from typing import Iterator
 
 from sweeplab import _signals
 from sweeplab.engine.executor import ExecutorError, GroupDone, GroupTask, train_task
+from sweeplab.errors import UserError
 
 POLL = 0.2
 _cache_on = False
@@ -55,15 +56,32 @@ def _train_remote(task: GroupTask, queue) -> list:
     return train_task(task, emit)
 
 
+_ADDRESSES = "auto, HOST:PORT (the head's port, as ray start --head printed it), ray://HOST:PORT"
+
+
+def check_address(address: str | None) -> None:
+    """Refuse an address that is not ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (the user's input: exit 2).
+
+    Raises:
+        UserError: ``address: <value>: accepted: ...`` (one line).
+    """
+    if address is None or address == "auto":
+        return
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "://" in rest
+            or any(c.isspace() or c in "/?#@" for c in host)):
+        raise UserError(f"address: {address}: accepted: {_ADDRESSES}")
+
+
 def _reachable(address: str | None, timeout: float = 10.0) -> None:
     """Refuse at once a ``HOST:PORT`` where nothing listens (``auto``, ``ray://`` and None are Ray's to resolve)."""
     import socket
 
+    check_address(address)
     if not address or address == "auto" or "://" in address:
         return
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ExecutorError(f"address: {address}: not HOST:PORT; accepted: auto, HOST:PORT, ray://HOST:PORT")
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as e:
@@ -84,6 +102,7 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
                  max_retries: int = 3) -> None:
+        check_address(address)
         self.address = address
         self.num_cpus, self.num_gpus, self.max_retries = num_cpus, num_gpus, max_retries
         self._tasks: list[GroupTask] = []
@@ -116,7 +135,7 @@ class RayExecutor:
             _signals.check()  # a safe point while the cluster trains
             for ref in ready:
                 task = self._pending.pop(ref)
-                results = self._get(ref)
+                results = self._get(ref, task)
                 self._drain(emit)  # the group's last events before its results
                 if task.index in self._yielded:
                     continue
@@ -192,13 +211,28 @@ class RayExecutor:
                                    name=f"sweeplab-group-{task.index + 1}").remote(task, self._queue)
         self._pending[ref] = task
 
-    def _get(self, ref) -> list:
+    def _get(self, ref, task: GroupTask) -> list:
+        """The task's results; its failure as one of sweeplab's errors where it is one.
+
+        Raises:
+            SweeplabError: the group's own error, raised where it trained (bad data on that node...).
+            ExecutorError: Ray gave up on the task (its worker or node died on every try, out of
+                memory, its result lost): a problem of the cluster, exit 1.
+            Exception: any other exception the group's code raised: a bug, as in a local run.
+        """
         ray = self._ray
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as e:  # the group failed in training: its own exception
             cause = e.cause if getattr(e, "cause", None) is not None else e
             raise cause from None
+        except ray.exceptions.RayError as e:  # Ray's own failure: retries exhausted, node lost, OOM
+            first = (str(e).strip().splitlines() or [""])[0].strip()
+            raise ExecutorError(
+                f"group {task.index + 1} of {task.n_groups} ({task.group.label}): Ray could not run it "
+                f"({type(e).__name__}{': ' + first[:200] if first else ''}; tried {self.max_retries + 1} "
+                f"time(s)); nothing of it was saved, the groups saved before are kept: check the cluster "
+                "(ray status; memory of its nodes) and run the same command again to resume") from e
 
     def _drain(self, emit) -> None:
         q = self._queue
