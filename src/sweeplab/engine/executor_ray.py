@@ -89,6 +89,33 @@ def _reachable(address: str | None, timeout: float = 10.0) -> None:
                             "start one with: ray start --head --port PORT") from e
 
 
+def _quiet_raylet_notices():
+    """Keep the raylet's notices ("A worker died...", "Task ... failed. There are 1 retries
+    remaining") off the driver's stdout, where Ray's error thread prints them even with
+    ``log_to_driver=False``: a retried death is handled, a final one is the run's one error
+    line. They go to the ``sweeplab.ray`` logger (debug). Returns the undo (None if this
+    Ray has no such hook: then its notices show as before)."""
+    import logging
+
+    try:
+        from ray._private import worker as rw
+
+        original = rw.print_to_stdstream
+    except (ImportError, AttributeError):  # another Ray version: leave its output alone
+        return None
+    log = logging.getLogger("sweeplab.ray")
+
+    def quiet(data, *args, **kw):
+        if isinstance(data, dict) and data.get("pid") == "raylet":
+            for line in data.get("lines") or ():
+                log.debug("raylet: %s", line)
+            return None
+        return original(data, *args, **kw)
+
+    rw.print_to_stdstream = quiet
+    return lambda: setattr(rw, "print_to_stdstream", original)
+
+
 class RayExecutor:
     """Trains each group as a Ray task.
 
@@ -112,6 +139,7 @@ class RayExecutor:
         self._owns_ray = False
         self._queue = None
         self._remote = None
+        self._unquiet = None
 
     def submit(self, task: GroupTask) -> None:
         if self._ray is None:
@@ -162,7 +190,9 @@ class RayExecutor:
             self._queue = None
         if self._owns_ray and self._ray is not None:
             self._ray.shutdown()
-        self._ray, self._owns_ray, self._remote = None, False, None
+        if self._unquiet is not None:
+            self._unquiet()
+        self._ray, self._owns_ray, self._remote, self._unquiet = None, False, None, None
 
     def __enter__(self):
         return self
@@ -185,10 +215,14 @@ class RayExecutor:
             raise ExecutorError("executor: ray: Ray is not installed; pip install 'sweeplab[ray]'") from e
         if not ray.is_initialized():
             _reachable(self.address)  # ray.init retries an address where nothing listens for minutes
+            self._unquiet = _quiet_raylet_notices()
             try:
                 ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
                          configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as e:
+                if self._unquiet is not None:
+                    self._unquiet()
+                    self._unquiet = None
                 where = self.address or "a local Ray"
                 raise ExecutorError(f"address: {where}: cannot connect to the Ray cluster: "
                                     f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
