@@ -177,6 +177,11 @@ class _SafePoints(Progress):
         self.n_groups: int | None = None
         self.saved = 0
 
+    @property
+    def indexed(self) -> bool:
+        """The group's index reaches epoch_end/group_end when the display takes it (groups in parallel)."""
+        return bool(getattr(self.display, "indexed", False))
+
     def __enter__(self):
         self.display.__enter__()
         return self
@@ -190,7 +195,7 @@ class _SafePoints(Progress):
         return f"interrupted: {self.saved}{of} groups saved; run the same command again to resume"
 
     def run_start(self, groups):
-        self.n_groups = len(groups)
+        self.n_groups = self.saved + len(groups)  # a search's later rounds add to its earlier ones
         self.display.run_start(groups)
         _signals.check()
 
@@ -202,8 +207,8 @@ class _SafePoints(Progress):
         self.display.epoch_end(*args, **kw)
         _signals.check()
 
-    def group_end(self, seconds):
-        self.display.group_end(seconds)
+    def group_end(self, seconds, **kw):
+        self.display.group_end(seconds, **kw)
         _signals.begin_critical()  # the commit follows
 
     def group_saved(self, index):
