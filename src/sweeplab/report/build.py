@@ -76,6 +76,7 @@ BUILDERS: dict[str, Builder] = {
     "search_history": Builder(lambda j: bsearch.history(j.rd, j.metric)),
     "importance": Builder(lambda j: bsearch.importance(j.rd, j.metric)),
     "slices": Builder(lambda j: bsearch.slices(j.rd, j.metric)),
+    "contour": Builder(lambda j: bsearch.contour(j.rd, j.metric)),
     "history": _trial(bt.history),
     "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
     "confusion": _trial(bt.confusion, _has_classes),

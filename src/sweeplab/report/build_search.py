@@ -7,6 +7,11 @@
   hyperparameter importance") on the configurations' mean values.
 * ``slices``: value against each of the most important parameters (Optuna's
   ``plot_slice``).
+* ``contour``: value over the plane of the two most important parameters
+  (Optuna's ``plot_contour``, drawn here): filled contours interpolated
+  linearly between the configurations (on a log scale for a log axis; a
+  choice axis at its choices' positions), the configurations as dots, the
+  best as a star.
 
 The best configuration and the top-N table with the seeds' mean ± std are the
 ``best`` and ``top`` sections every run has. A configuration's value is the
@@ -167,4 +172,57 @@ def slices(rd: RunData, metric: str) -> Section:
     return sec
 
 
-__all__ = ["configurations", "history", "importance", "importances", "is_search", "slices"]
+def _plane(c: pd.DataFrame, a) -> tuple[np.ndarray, list[str] | None]:
+    """Positions of an axis's values on a plot: log10 of a log axis, codes of a choice (with their labels)."""
+    if a.kind == "choice":
+        labels = [str(v) for v in a.choices]
+        return np.array([labels.index(str(v)) if str(v) in labels else np.nan for v in c[a.path]], float), labels
+    x = pd.to_numeric(c[a.path], errors="coerce").to_numpy(float)
+    return (np.log10(x) if a.log else x), None
+
+
+def contour(rd: RunData, metric: str) -> Section:
+    sec = Section("contour", ANALYSES.get("contour").title)
+    c = configurations(rd, metric).dropna(subset=["value"])
+    space = _space(rd)
+    imp = importances(rd, metric) if len(c) > 1 else {}
+    params = [p for p in (list(imp) or list(space)) if p in c.columns and p in space][:2]
+    if len(params) < 2 or len(c) < 3:
+        sec.items.append(TextItem("A contour needs two parameters and at least three finished configurations.",
+                                  "note"))
+        return sec
+    from matplotlib.tri import Triangulation
+
+    (x, xlab), (y, ylab) = (_plane(c, space[p]) for p in params)
+    v = c["value"].to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(v)
+    x, y, v = x[ok], y[ok], v[ok]
+    best = int(np.argmax(v) if _maximize(metric) else np.argmin(v))
+    fig = figure(5.0, 4.0)
+    filled = False
+    with styled():
+        ax = fig.subplots()
+        try:
+            tri = Triangulation(x, y)
+            cs = ax.tricontourf(tri, v, levels=12, cmap="viridis" if _maximize(metric) else "viridis_r")
+            fig.colorbar(cs, ax=ax, label=metric_label(metric))
+            filled = True
+        except (ValueError, RuntimeError):  # fewer than 3 distinct points, or all on a line
+            sc = ax.scatter(x, y, c=v, cmap="viridis" if _maximize(metric) else "viridis_r", s=20)
+            fig.colorbar(sc, ax=ax, label=metric_label(metric))
+        ax.plot(x, y, "o", ms=3, color="black", alpha=0.6)
+        ax.plot(x[best], y[best], "*", ms=14, color="white", markeredgecolor="black", clip_on=False, zorder=5)
+        for set_label, set_ticks, p, labels in ((ax.set_xlabel, ax.set_xticks, params[0], xlab),
+                                                (ax.set_ylabel, ax.set_yticks, params[1], ylab)):
+            a = space[p]
+            set_label(p + (" (log10)" if a.log else ""))
+            if labels is not None:
+                set_ticks(range(len(labels)), labels)
+    how = ("filled contours interpolated between the configurations" if filled
+           else "too few distinct configurations for contours: each one coloured by its value")
+    sec.items.append(FigureItem("search_contour", f"{tables.label(metric)} over {params[0]} and {params[1]}, "
+                                f"the two most important parameters: {how} (dots; ★ best).", fig))
+    return sec
+
+
+__all__ = ["configurations", "contour", "history", "importance", "importances", "is_search", "slices"]

@@ -96,6 +96,8 @@ ANALYSES = AnalysisTable((
              runs="search"),
     Analysis("slices", "study", "Slice plots of the most important parameters",
              "a search run ([search] strategy random or tpe)", runs="search"),
+    Analysis("contour", "study", "Contour of the two most important parameters",
+             "a search run over two or more parameters", min_axes=2, runs="search"),
     Analysis("history", "trial", "Learning curves of the best trial"),
     Analysis("model", "trial", "Model", "saved parameters"),
     Analysis("confusion", "trial", "Confusion matrix", "a classification head"),
