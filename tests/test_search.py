@@ -260,3 +260,20 @@ def test_search_report_has_a_contour_of_the_two_most_important_parameters(tmp_pa
     assert ax.collections, "no filled contours"  # tricontourf draws collections
     assert top2[0] in contour.items[0].caption and top2[1] in contour.items[0].caption
     assert "filled contours" in contour.items[0].caption
+
+
+def test_cmaes_same_seed_same_configurations_resumes_and_learns_after_its_random_start(tmp_path):
+    pytest.importorskip("cmaes")
+    s = make(strategy="cmaes", n_trials=8, batch=4)
+    a = run_search(s, tmp_path / "a")
+    b = run_search(s, tmp_path / "b")
+    assert asked(a) == asked(b) and len({json.dumps(c) for c in asked(a)}) == 8
+    assert asked(run_search(make(strategy="cmaes", n_trials=8, batch=4, extra="seed = 99"), tmp_path / "c")) \
+        != asked(a)
+    # round 1 is CMA-ES's random start (its independent sampler: the random strategy's draws);
+    # round 2 samples from the distribution CMA-ES fitted to round 1's values
+    rand = run_search(make(strategy="random", n_trials=8, batch=4), tmp_path / "rand")
+    assert asked(a)[:4] == asked(rand)[:4] and asked(a)[4:] != asked(rand)[4:]
+    run_search(s, tmp_path / "cut", stop_after_rounds=1)
+    rest = run_search(s, tmp_path / "cut")  # resumed: the sampler's state rebuilt from the store
+    assert asked(rest) == asked(a) and rest.n_trained == 8

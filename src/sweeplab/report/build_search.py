@@ -1,4 +1,4 @@
-"""Report sections of a search run (``[search] strategy`` random or tpe).
+"""Report sections of a search run (``[search] strategy`` random, tpe or cmaes).
 
 * ``search_history``: each configuration's value in the order it was asked,
   with the best so far (Optuna's ``plot_optimization_history``, drawn here).
