@@ -277,3 +277,16 @@ def test_cmaes_same_seed_same_configurations_resumes_and_learns_after_its_random
     run_search(s, tmp_path / "cut", stop_after_rounds=1)
     rest = run_search(s, tmp_path / "cut")  # resumed: the sampler's state rebuilt from the store
     assert asked(rest) == asked(a) and rest.n_trained == 8
+
+
+def test_the_contour_places_a_choice_of_lists_at_its_positions():
+    import pandas as pd
+
+    from sweeplab.report.build_search import _plane
+
+    a = Axis("model.mlp.hidden", "choice", choices=([4], [8], [8, 8]))
+    c = pd.DataFrame({"model.mlp.hidden": [(8,), (4,), (8, 8), (8,)]})  # as the store gives them back
+    x, labels = _plane(c, a)
+    assert list(x) == [1, 0, 2, 1] and labels == ["[4]", "[8]", "[8, 8]"]
+    x, labels = _plane(pd.DataFrame({"lr": [1e-3, 1e-1]}), Axis("lr", "loguniform", 1e-4, 1.0, log=True))
+    assert np.allclose(x, [-3, -1]) and labels is None

@@ -174,9 +174,11 @@ def slices(rd: RunData, metric: str) -> Section:
 
 def _plane(c: pd.DataFrame, a) -> tuple[np.ndarray, list[str] | None]:
     """Positions of an axis's values on a plot: log10 of a log axis, codes of a choice (with their labels)."""
-    if a.kind == "choice":
-        labels = [str(v) for v in a.choices]
-        return np.array([labels.index(str(v)) if str(v) in labels else np.nan for v in c[a.path]], float), labels
+    if a.kind == "choice":  # a list value ([8]) is stored canonical ((8,)): matched as values, not text
+        from sweeplab import values as V
+
+        codes = [next((i for i, ch in enumerate(a.choices) if V.same(ch, v)), np.nan) for v in c[a.path]]
+        return np.array(codes, float), [str(ch) for ch in a.choices]
     x = pd.to_numeric(c[a.path], errors="coerce").to_numpy(float)
     return (np.log10(x) if a.log else x), None
 
