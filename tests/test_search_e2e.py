@@ -3,7 +3,8 @@ then read back from the store and the report it wrote.
 
 ASHA (rungs at epochs 1, 2, 4 of 6) and median pruning: pruned trials are stored ``pruned`` with the
 epochs they ran (a rung epoch for ASHA, with a value below every trial of its group that went on),
-the others run every epoch, and the report shows the pruned trials as pruned (counted, not ranked).
+the others run every epoch, and the results table and the report show the pruned trials as pruned
+(listed or counted, not ranked).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def run_cli(tmp_path, monkeypatch, pruner: str):
         for tid, epoch, value in c.execute("SELECT trial_id, epoch, value FROM epochs WHERE split = 'val' "
                                            "AND metric = 'accuracy' ORDER BY trial_id, epoch"):
             val.setdefault(tid, []).append(value)
-    return trials, val, (tmp_path / "r" / "report.md").read_text()
+    return trials, val, (tmp_path / "r" / "report.md").read_text(), result.output
 
 
 def check_stored(trials, val):
@@ -79,6 +80,11 @@ def check_stored(trials, val):
     for tid, _, run, _ in finished:
         assert run == EPOCHS and len(val[tid]) == EPOCHS
     return pruned, finished
+
+
+def check_summary(output: str, pruned) -> None:
+    """The results table ``sweeplab run`` prints: each pruned configuration listed as pruned, not ranked."""
+    assert len(re.findall(r"\spruned\s", output)) == len(pruned), output  # one seed: one trial per configuration
 
 
 def check_report(report: str, pruned, finished):
@@ -94,17 +100,19 @@ def check_report(report: str, pruned, finished):
 
 
 def test_asha_prunes_at_rungs_and_the_report_shows_the_pruned_trials(tmp_path, monkeypatch):
-    trials, val, report = run_cli(tmp_path, monkeypatch, "asha")
+    trials, val, report, output = run_cli(tmp_path, monkeypatch, "asha")
     pruned, finished = check_stored(trials, val)
     assert {t[2] for t in pruned} <= RUNGS  # stopped at a rung, never between
     # At each rung, a trial pruned there scored below every trial of its group that went on.
     for tid, _, run, group in pruned:
         went_on = [t for t in trials if t[3] == group and t[0] != tid and t[2] > run]
         assert all(val[tid][run - 1] < val[t[0]][run - 1] for t in went_on), (tid, run)
+    check_summary(output, pruned)
     check_report(report, pruned, finished)
 
 
 def test_median_pruning_end_to_end(tmp_path, monkeypatch):
-    trials, val, report = run_cli(tmp_path, monkeypatch, "median")
+    trials, val, report, output = run_cli(tmp_path, monkeypatch, "median")
     pruned, finished = check_stored(trials, val)
+    check_summary(output, pruned)
     check_report(report, pruned, finished)
