@@ -7,7 +7,8 @@ the same data, through the same driver ``sweeplab run`` uses
 * ``tpe-batched``: TPE asked ``--batch`` configurations at a time; those share one
   compiled, vmapped group (every axis is a per-trial number);
 * ``tpe-sequential``: TPE asked one configuration at a time (k = 1), one group each;
-* ``random``: random search, asked ``--batch`` at a time.
+* ``random``: random search, asked ``--batch`` at a time;
+* ``cmaes``: CMA-ES, asked ``--batch`` at a time (its first round is random).
 
 The space (learning rate, momentum, dropout) is all per-trial numbers, so every
 round of a strategy reuses one compiled program: the comparison is the vmapped
@@ -69,7 +70,8 @@ batch = {batch}
 seed = {seed}
 """
 
-STRATEGIES = {"tpe-batched": ("tpe", None), "tpe-sequential": ("tpe", 1), "random": ("random", None)}
+STRATEGIES = {"tpe-batched": ("tpe", None), "tpe-sequential": ("tpe", 1), "random": ("random", None),
+              "cmaes": ("cmaes", None)}
 
 
 def run_one(name: str, seed: int, args, root: Path) -> dict:

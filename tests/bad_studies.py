@@ -351,6 +351,9 @@ _text("search_pruner_on_grid", "search", "error",
       _search.replace('"tpe"', '"grid"').replace("n_trials = 10", 'pruner = "median"') + '"train.epochs" = [1, 2]\n')
 _text("search_unknown_pruner", "search", "error",
       _search.replace("n_trials = 10", 'pruner = "hyperband"') + '"train.epochs" = [1, 2]\n')
+_text("search_cmaes_choice", "search", "error",
+      _search.replace('"tpe"', '"cmaes"') + '"train.learning_rate" = { loguniform = [1e-4, 1e-1] }\n'
+      '"train.optimizer" = ["adam", "sgd"]\n')
 _GRID_1E8 = {  # 8 axes x 10 values = 10^8 configurations
     "train.epochs": range(1, 11), "train.batch_size": range(1, 11), "train.eval_batch_size": range(1, 11),
     "data.subsample": range(100, 110), "data.seed": range(10), "model.mlp.hidden": [[i] for i in range(1, 11)],

@@ -281,3 +281,108 @@ def test_no_eta_from_a_first_epoch_that_also_compiled():
     assert wc.eta() is None
     wc.epoch_end(2, 0.01)
     assert wc.eta() == pytest.approx(0.01 * (148 + 150) + 0.0)
+
+
+# ----------------------------------------------------------------------------- groups in parallel
+def _two_at_once(clock: FakeClock):
+    """The events of 4 groups (2 trials x 3 epochs x 10 steps) trained two at a time, interleaved,
+    with the fake time of each: first epochs 3 s (they compile), then 1 s per epoch."""
+    from sweeplab.engine import events as ev
+
+    g = GroupWork(2, 3, 10)
+    yield ev.RunStarted((g,) * 4)
+    yield ev.GroupStarted(0, 4, 2, 3, "a", steps=10)
+    yield ev.GroupStarted(1, 4, 2, 3, "b", steps=10)
+    clock.t = 3.0
+    yield ev.EpochDone(0, 1, 3.0)
+    yield ev.EpochDone(1, 1, 3.0)
+    clock.t = 4.0
+    yield ev.EpochDone(1, 2, 1.0)
+    yield ev.EpochDone(0, 2, 1.0)
+    yield "two epochs each"
+    clock.t = 5.0
+    yield ev.EpochDone(1, 3, 1.0)
+    yield ev.GroupFinished(1, 6.0)  # 60 units at 0.05 s: 3 s of training, 3 s of fixed cost
+    yield ev.GroupSaved(1)
+    yield ev.EpochDone(0, 3, 1.0)
+    yield ev.GroupFinished(0, 5.0)  # 2 s of fixed cost
+    yield ev.GroupSaved(0)
+    yield ev.GroupStarted(2, 4, 2, 3, "c", steps=10)
+    yield ev.GroupStarted(3, 4, 2, 3, "d", steps=10)
+    yield "half saved"
+
+
+def test_eta_with_groups_in_parallel_counts_each_groups_epochs_and_divides_the_work_left():
+    clock = FakeClock()
+    wc = WorkClock(now=clock)
+    for e in _two_at_once(clock):
+        if isinstance(e, str):
+            if e == "two epochs each":
+                assert wc.done_units == 2 * 2 * 10 * 2 and wc.fraction() == pytest.approx(1 / 3)
+                # 160 units left at 0.05 s per unit on each of 2 workers (not 8 s as if one trained)
+                assert wc.eta() == pytest.approx(160 * 0.05 / 2)
+            else:
+                assert wc.fraction() == pytest.approx(0.5)
+                # 120 units + 2 groups' fixed cost (mean 2.5 s), over 2 workers
+                assert wc.eta() == pytest.approx((120 * 0.05 + 2 * 2.5) / 2)
+                clock.t += 1.0
+                assert wc.eta() == pytest.approx((120 * 0.05 + 2 * 2.5) / 2 - 1.0)  # counts down
+            continue
+        if type(e).__name__ == "RunStarted":
+            wc = WorkClock(e.groups, now=clock)
+        elif type(e).__name__ == "GroupStarted":
+            wc.group_start(e.index, e.n_trials, e.epochs, e.steps)
+        elif type(e).__name__ == "EpochDone":
+            wc.epoch_end(e.epoch, e.seconds, index=e.index)
+        elif type(e).__name__ == "GroupFinished":
+            wc.group_end(e.seconds, index=e.index)
+
+
+def test_the_clis_display_and_progress_json_follow_groups_in_parallel(tmp_path):
+    import json
+
+    from sweeplab import cli
+    from sweeplab.dashboard.progress_file import ProgressFile, Tee
+
+    clock = FakeClock()
+    stream = io.StringIO()
+    display = PlainProgress(stream, every=1e9, now=clock)
+    sink = ProgressFile(tmp_path, every=0.0, now=clock)
+    safe = cli._SafePoints(Tee(display, sink))  # what `sweeplab run` feeds the engine's events to
+    for e in _two_at_once(clock):
+        if e == "two epochs each":
+            assert display.clock.fraction() == pytest.approx(1 / 3)
+            assert display.clock.eta() == pytest.approx(4.0)
+            state = json.loads((tmp_path / "progress.json").read_text())
+            assert state["fraction"] == pytest.approx(1 / 3, abs=1e-4) and state["eta"] == pytest.approx(4.0)
+            assert state["group"] == 0 and state["epoch"] == 2  # the group that reported last
+        elif e == "half saved":
+            state = json.loads((tmp_path / "progress.json").read_text())
+            assert state["saved"] == 2 and state["fraction"] == pytest.approx(0.5)
+        elif not isinstance(e, str):
+            safe(e)
+    saved = [x for x in stream.getvalue().splitlines() if " saved " in x]
+    # each line describes the group just saved: group index 1 took 6 s, group index 0 5 s
+    assert saved[0].startswith("[ 42%] group 1/4 saved (2 trials, 3 epochs, 6.0 s)"), saved  # 100 of 240 units
+    assert saved[1].startswith("[ 50%] group 2/4 saved (2 trials, 3 epochs, 5.0 s)"), saved
+
+
+def test_a_searchs_rounds_add_up_in_the_display_and_the_interrupt_line():
+    from sweeplab import cli
+    from sweeplab.engine import events as ev
+
+    clock = FakeClock()
+    stream = io.StringIO()
+    display = PlainProgress(stream, every=1e9, now=clock)
+    safe = cli._SafePoints(display)
+    for _ in range(2):  # a search: one run per round, each of one group, indices from 0 again
+        safe(ev.RunStarted((GroupWork(2, 1, 10),)))
+        safe(ev.GroupStarted(0, 1, 2, 1, "g", steps=10))
+        clock.t += 2.0
+        safe(ev.EpochDone(0, 1, 2.0))
+        safe(ev.GroupFinished(0, 2.0))
+        safe(ev.GroupSaved(0))
+    saved = [x for x in stream.getvalue().splitlines() if " saved " in x]
+    assert [x.split(" saved ")[0] for x in saved] == ["[100%] group 1/1", "[100%] group 2/2"], saved
+    assert saved[1].endswith("elapsed 0:00:04, eta 0:00:00")  # the elapsed time runs on over rounds
+    assert safe.message().startswith("interrupted: 2 of 2 groups saved")

@@ -210,13 +210,15 @@ def test_ctrl_c_on_the_driver_ends_the_workers_and_keeps_the_committed_groups(tm
     (["--workers", "2"], "error: --workers: 2: only for the processes executor (a Ray cluster has its own)", 2),
     (["--executor", "ray", "--address", "127.0.0.1:1"],
      "error: --address: 127.0.0.1:1: cannot connect to the Ray cluster", 1),
+    (["--executor", "ray", "--address", "127.0.0.1"], "error: --address: 127.0.0.1: accepted: auto, HOST:PORT", 2),
+    (["--executor", "ray", "--address", "head:port"], "error: --address: head:port: accepted: auto, HOST:PORT", 2),
 ])
 def test_run_refuses_a_bad_executor_in_one_line(tmp_path, monkeypatch, args, line, code):
     from typer.testing import CliRunner
 
     from sweeplab import cli
 
-    if "ray" in args:  # nothing listens on port 1: refused at once (ray.init itself retries for minutes)
+    if code == 1:  # nothing listens on port 1: refused at once (ray.init itself retries for minutes)
         pytest.importorskip("ray")
     (tmp_path / "study.toml").write_text(STUDY)
     monkeypatch.chdir(tmp_path)
@@ -250,3 +252,46 @@ def test_the_progress_display_counts_groups_saved_out_of_order():
     display.run_start([GroupWork(2, 3, 10)] * 3)
     display.group_saved(2)
     assert display.saved == 1 and "groups 1/3" in display.head()
+
+
+# ----------------------------------------------------------------------------- a group that keeps failing
+def _dies_on_group_2(conn, *args) -> None:
+    """A worker (``_worker_main`` in the spawned process) that dies as it receives group 2 (index 1)."""
+    from sweeplab.engine import executor_processes as ep
+
+    class Conn:
+        def recv(self):
+            msg = conn.recv()
+            if msg is not None and msg.index == 1:
+                os._exit(7)
+            return msg
+
+        def __getattr__(self, name):
+            return getattr(conn, name)
+
+    ep._worker_main(Conn(), *args)
+
+
+def test_a_group_whose_worker_always_dies_is_one_line_exit_1_and_the_saved_groups_stay(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sweeplab import cli
+    from sweeplab.engine import executor_processes
+
+    (tmp_path / "study.toml").write_text(STUDY)
+    monkeypatch.chdir(tmp_path)
+    worker_main = executor_processes._worker_main
+    monkeypatch.setattr(executor_processes, "_worker_main", _dies_on_group_2)  # what the driver spawns
+    result = CliRunner().invoke(cli.app, ["run", "study.toml", "--out", "r", "--no-report",
+                                          "--executor", "processes", "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and errors == result.output.strip().splitlines()[-1:], result.output
+    assert errors[0].startswith("error: study.toml: group 2 of 3 (") and "died 4 times" in errors[0]
+    assert "the groups saved before are kept: run the same command again to resume" in errors[0]
+    assert rows(tmp_path / "r") == (N_TRIALS, 2, 0)  # group 1 committed (one worker: in order), whole
+    monkeypatch.setattr(executor_processes, "_worker_main", worker_main)
+    again = CliRunner().invoke(cli.app, ["run", "study.toml", "--out", "r", "--no-report"])
+    assert again.exit_code == 0 and "trained 4, skipped 2 finished" in again.output, again.output
+    assert rows(tmp_path / "r") == (N_TRIALS, N_TRIALS, 0)

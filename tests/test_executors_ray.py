@@ -78,3 +78,76 @@ def test_a_killed_worker_node_has_its_group_retried_and_every_group_is_committed
     assert sum(isinstance(e, events.GroupStarted) for e in seen) > N_GROUPS  # a group ran again
     assert sum(isinstance(e, events.GroupSaved) for e in seen) == N_GROUPS
     assert_same(stored(tmp_path / "r"), want)
+
+
+# ----------------------------------------------------------------------------- a group that fails on Ray
+def _run_cli(tmp_path, monkeypatch, cluster, train_remote, max_retries: int = 3):
+    """``sweeplab run`` on the cluster with ``train_remote`` as the Ray task (and ``max_retries``)."""
+    from typer.testing import CliRunner
+
+    from sweeplab import cli
+    from sweeplab.engine import executor, executor_ray
+
+    study(tmp_path)  # writes study.toml
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(executor_ray, "_train_remote", train_remote)
+    monkeypatch.setattr(executor, "make_executor",
+                        lambda *a, **kw: RayExecutor(cluster.address, max_retries=max_retries))
+    return CliRunner().invoke(cli.app, ["run", "study.toml", "--out", "r", "--no-report",
+                                        "--executor", "ray", "--address", cluster.address])
+
+
+def _one_error_line(result) -> str:
+    assert "Traceback" not in result.output, result.output
+    errors = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and errors == result.output.strip().splitlines()[-1:], result.output
+    return errors[0]
+
+
+def test_a_group_ray_gives_up_on_is_one_line_exit_1_and_the_saved_groups_stay(tmp_path, monkeypatch, cluster):
+    db = str(tmp_path / "r" / "results.sqlite")
+
+    def dies_on_group_2(task, queue):  # a closure: Ray ships it by value to the workers
+        import os
+        import sqlite3
+        import time
+
+        from sweeplab.engine.executor import train_task
+
+        if task.index == 1:  # once another group is committed, its worker process dies (each try)
+            end = time.monotonic() + 120
+            while time.monotonic() < end:
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+                        if c.execute("SELECT COUNT(*) FROM trials WHERE status='finished'").fetchone()[0]:
+                            break
+                except sqlite3.Error:
+                    pass
+                time.sleep(0.2)
+            os._exit(1)
+        return train_task(task)
+
+    result = _run_cli(tmp_path, monkeypatch, cluster, dies_on_group_2, max_retries=1)
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert line.startswith("error: study.toml: group 2 of 3 (") and "Ray could not run it (" in line, line
+    assert "tried 2 time(s)" in line and "run the same command again to resume" in line, line
+    n, finished, dup = rows(tmp_path / "r")
+    assert n == N_TRIALS and finished in (2, 4) and dup == 0  # whole groups; group 2's trials not among them
+
+
+def test_a_group_that_raises_a_sweeplab_error_on_ray_is_its_one_line(tmp_path, monkeypatch, cluster):
+    def no_data_on_group_2(task, queue):
+        from sweeplab.engine.executor import train_task
+        from sweeplab.errors import UserError
+
+        if task.index == 1:  # as if that node had no copy of the data: sweeplab's own error, raised there
+            raise UserError("data.dataset: 'digits': no copy on this node; accepted: a dataset in $SWEEPLAB_DATA")
+        return train_task(task)
+
+    result = _run_cli(tmp_path, monkeypatch, cluster, no_data_on_group_2)
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result) == ("error: study.toml: data.dataset: 'digits': no copy on this node; "
+                                       "accepted: a dataset in $SWEEPLAB_DATA")
+    n, finished, dup = rows(tmp_path / "r")
+    assert n == N_TRIALS and finished % 2 == 0 and finished < N_TRIALS and dup == 0

@@ -182,7 +182,7 @@ def test_a_grid_run_has_no_search_sections(tmp_path):
     s = study_from_text(text.replace("repeats = 2", "repeats = 1"), "grid.toml")
     run_study(s, tmp_path / "g")
     keys = [x.key for x in build_report(RunData.from_run(tmp_path / "g")).sections]
-    assert "search_history" not in keys and "tables" in keys
+    assert "search_history" not in keys and "contour" not in keys and "tables" in keys
 
 
 def test_a_version_2_store_is_migrated_and_accepts_pruned(tmp_path):
@@ -237,3 +237,56 @@ def test_sweeplab_run_runs_a_search_study_and_check_prints_its_plan(tmp_path, mo
     assert ran.exit_code == 0, ran.stdout + ran.stderr
     t = load(tmp_path / "r").trials
     assert len(t) == 4 and set(t["status"]) == {"finished"} and t["config_id"].nunique() == 2
+
+
+def test_search_report_has_a_contour_of_the_two_most_important_parameters(tmp_path):
+    from sweeplab.analysis.rundata import RunData
+    from sweeplab.report.build import build_report
+    from sweeplab.report.build_search import importances
+
+    sweep = '"model.mlp.activation" = ["relu", "tanh"]'  # a third parameter, a choice (per trial)
+    run_search(make(strategy="random", n_trials=8, batch=8, extra_sweep=sweep), tmp_path / "r")
+    rd = RunData.from_run(tmp_path / "r")
+    rep = build_report(rd)
+    contour = next(s for s in rep.sections if s.key == "contour")
+    top2 = list(importances(rd, rd.selection.metric))[:2]
+    assert len(top2) == 2
+    fig = contour.items[0].figure
+    ax = fig.axes[0]
+    labels = [ax.get_xlabel(), ax.get_ylabel()]
+    assert [x.removesuffix(" (log10)") for x in labels] == top2
+    for p, label in zip(top2, labels):
+        assert label.endswith(" (log10)") == (p == "train.learning_rate")
+    assert ax.collections, "no filled contours"  # tricontourf draws collections
+    assert top2[0] in contour.items[0].caption and top2[1] in contour.items[0].caption
+    assert "filled contours" in contour.items[0].caption
+
+
+def test_cmaes_same_seed_same_configurations_resumes_and_learns_after_its_random_start(tmp_path):
+    pytest.importorskip("cmaes")
+    s = make(strategy="cmaes", n_trials=8, batch=4)
+    a = run_search(s, tmp_path / "a")
+    b = run_search(s, tmp_path / "b")
+    assert asked(a) == asked(b) and len({json.dumps(c) for c in asked(a)}) == 8
+    assert asked(run_search(make(strategy="cmaes", n_trials=8, batch=4, extra="seed = 99"), tmp_path / "c")) \
+        != asked(a)
+    # round 1 is CMA-ES's random start (its independent sampler: the random strategy's draws);
+    # round 2 samples from the distribution CMA-ES fitted to round 1's values
+    rand = run_search(make(strategy="random", n_trials=8, batch=4), tmp_path / "rand")
+    assert asked(a)[:4] == asked(rand)[:4] and asked(a)[4:] != asked(rand)[4:]
+    run_search(s, tmp_path / "cut", stop_after_rounds=1)
+    rest = run_search(s, tmp_path / "cut")  # resumed: the sampler's state rebuilt from the store
+    assert asked(rest) == asked(a) and rest.n_trained == 8
+
+
+def test_the_contour_places_a_choice_of_lists_at_its_positions():
+    import pandas as pd
+
+    from sweeplab.report.build_search import _plane
+
+    a = Axis("model.mlp.hidden", "choice", choices=([4], [8], [8, 8]))
+    c = pd.DataFrame({"model.mlp.hidden": [(8,), (4,), (8, 8), (8,)]})  # as the store gives them back
+    x, labels = _plane(c, a)
+    assert list(x) == [1, 0, 2, 1] and labels == ["[4]", "[8]", "[8, 8]"]
+    x, labels = _plane(pd.DataFrame({"lr": [1e-3, 1e-1]}), Axis("lr", "loguniform", 1e-4, 1.0, log=True))
+    assert np.allclose(x, [-3, -1]) and labels is None

@@ -29,6 +29,7 @@ NAMES = {
     "search_too_many_trials": ["search.n_trials", "200,000", "max_trials"],
     "search_pruner_on_grid": ["search.pruner", "median", "random"],
     "search_unknown_pruner": ["search.pruner", "hyperband", "'asha'"],
+    "search_cmaes_choice": ["sweep.\"train.optimizer\"", "['adam', 'sgd']", "\"cmaes\" samples numbers only"],
 }
 
 

@@ -177,6 +177,11 @@ class _SafePoints(Progress):
         self.n_groups: int | None = None
         self.saved = 0
 
+    @property
+    def indexed(self) -> bool:
+        """The group's index reaches epoch_end/group_end when the display takes it (groups in parallel)."""
+        return bool(getattr(self.display, "indexed", False))
+
     def __enter__(self):
         self.display.__enter__()
         return self
@@ -190,7 +195,7 @@ class _SafePoints(Progress):
         return f"interrupted: {self.saved}{of} groups saved; run the same command again to resume"
 
     def run_start(self, groups):
-        self.n_groups = len(groups)
+        self.n_groups = self.saved + len(groups)  # a search's later rounds add to its earlier ones
         self.display.run_start(groups)
         _signals.check()
 
@@ -202,8 +207,8 @@ class _SafePoints(Progress):
         self.display.epoch_end(*args, **kw)
         _signals.check()
 
-    def group_end(self, seconds):
-        self.display.group_end(seconds)
+    def group_end(self, seconds, **kw):
+        self.display.group_end(seconds, **kw)
         _signals.begin_critical()  # the commit follows
 
     def group_saved(self, index):
@@ -498,15 +503,20 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     all_trials = run.trials
     axes = list(rd.axes)
     name = (rd.study.get("study") or {}).get("name", "") if rd.study else ""
+    pruned = set(rd.pruned["config_id"]) if not rd.pruned.empty else set()
+    if pruned:  # a search's pruned configurations are not ranked (as in the report): listed last, "pruned"
+        all_trials = all_trials.assign(status=all_trials["status"].where(
+            ~all_trials["trial_id"].astype(str).isin(set(rd.pruned.index)), "pruned"))
     if rd.trials.empty:
-        t = Table(title=f"{name}: no finished trials yet ({len(all_trials)} registered)")
+        what = f"every configuration was pruned ({len(pruned)})" if pruned else "no finished trials yet"
+        t = Table(title=f"{name}: {what} ({len(all_trials)} registered)")
         for c in _short_names(axes) + ["n"]:
             t.add_column(c, overflow="fold")
         console.print(t)
         return
     asked = sort
     cols, sort, sel = _summary_columns(rd, metrics, sort)
-    table = tables.summarize(run.trials, axes, cols, sort_by=sort, top_n=top)  # pending configurations last
+    table = tables.summarize(all_trials, axes, cols, sort_by=sort, top_n=top)  # pending configurations last
     ranked = "ranked by " + tables._label(sort)
     if not asked and sel.split == "test" and sort == sel.metric:
         ranked += " (no validation data)"
@@ -524,6 +534,8 @@ def _print_summary(run, metrics=None, sort=None, top=None) -> None:
     for _, row in table.iterrows():
         cells = [_cell(row[a]) for a in axes]
         n = f"{int(row['n'])}" + (f" ({int(row['diverged'])} diverged)" if row.get("diverged", 0) else "")
+        if row.get("config_id") in pruned:
+            n = "pruned"
         cells.append(n + (" ⚠" if row.get("degenerate") else ""))
         for c in cols:
             text = format_mean_std(row[c], row[f"{c}_std"], digits=digits).replace("–", "—")

@@ -49,41 +49,62 @@ def cut(text: str, width: int) -> str:
 
 
 class _Tracked(Progress):
-    """The state every display shows: the work clock and what the group in flight reports."""
+    """The state every display shows: the work clock and what the groups in flight report.
+
+    Several groups may train at once (a parallel executor): each group's epochs
+    are counted on its own (``indexed``), and the second line describes the
+    group that reported last. A search starts a run per round (``run_start``
+    again): the groups saved so far stay counted, and the elapsed time runs on.
+    """
+
+    indexed = True  # epoch_end and group_end receive the group's index
 
     def __init__(self, now=time.monotonic) -> None:
         self.clock = WorkClock(now=now)
         self.now = now
         self.n_groups = 0
         self.group: dict = {}
+        self.groups: dict[int, dict] = {}  # index -> what the group reported (this run)
         self.saved = 0
+        self.offset = 0  # groups of earlier runs (a search's earlier rounds)
+        self.t0: float | None = None
         self.finished = False
 
     # callbacks, one per event kind (Progress.__call__ dispatches)
     def run_start(self, groups: Sequence[GroupWork]) -> None:
+        if self.t0 is None:
+            self.t0 = self.now()
         self.clock = WorkClock(groups, now=self.now)
-        self.n_groups = len(groups)
+        self.offset = self.saved
+        self.n_groups = self.saved + len(groups)
+        self.groups = {}
         self.update()
 
     def group_start(self, index, n_groups, n_trials, epochs, label, steps=0) -> None:
-        self.n_groups = max(self.n_groups, n_groups)
+        self.n_groups = max(self.n_groups, self.offset + n_groups)
         self.clock.group_start(index, n_trials, epochs, steps)
-        self.group = {"index": index, "trials": n_trials, "epochs": epochs, "epoch": 0, "per": None,
-                      "summary": {}, "seconds": None}
+        self.group = self.groups[index] = {"index": index, "trials": n_trials, "epochs": epochs, "epoch": 0,
+                                           "per": None, "summary": {}, "seconds": None}
         self.update()
 
-    def epoch_end(self, epoch, seconds, summary) -> None:
-        self.clock.epoch_end(epoch, seconds)
-        self.group.update(epoch=epoch, per=seconds, summary=dict(summary))
+    def _of(self, index) -> dict:
+        if index is not None and index in self.groups:
+            self.group = self.groups[index]
+        return self.group
+
+    def epoch_end(self, epoch, seconds, summary, index=None) -> None:
+        self.clock.epoch_end(epoch, seconds, index)
+        self._of(index).update(epoch=epoch, per=seconds, summary=dict(summary))
         self.update()
 
-    def group_end(self, seconds) -> None:
-        self.clock.group_end(seconds)
-        self.group["seconds"] = seconds
+    def group_end(self, seconds, index=None) -> None:
+        self.clock.group_end(seconds, index)
+        self._of(index)["seconds"] = seconds
         self.update()
 
     def group_saved(self, index) -> None:
         self.saved += 1  # groups may be saved out of order under a parallel executor
+        self._of(index)
         self.update(saved=True)
 
     def update(self, saved: bool = False) -> None: ...
@@ -101,15 +122,18 @@ class _Tracked(Progress):
     def head(self) -> str:
         return f"groups {self.saved}/{self.n_groups}"
 
+    def elapsed(self) -> float:
+        return self.clock.elapsed() if self.t0 is None else self.now() - self.t0
+
     def times(self, sep: str = "  ", elapsed: str = "") -> str:
         eta = 0.0 if self.finished and self.saved == self.n_groups else self.clock.eta()
-        return f"{elapsed}{clock_text(self.clock.elapsed())}{sep}eta {clock_text(eta)}"
+        return f"{elapsed}{clock_text(self.elapsed())}{sep}eta {clock_text(eta)}"
 
     def info(self) -> str:
         g = self.group
         if not g:
             return "preparing…"
-        text = f"group {g['index'] + 1}/{self.n_groups} ({g['trials']} trials): "
+        text = f"group {self.offset + g['index'] + 1}/{self.n_groups} ({g['trials']} trials): "
         if g["epoch"] == 0:
             return text + "data and compilation…"
         text += f"epoch {g['epoch']}/{g['epochs']}, {per_epoch_text(g['per'])}"

@@ -46,7 +46,11 @@ class RunData:
 
     Args:
         trials: one row per trial (see module docstring); finished and
-            diverged trials only.
+            diverged trials only, of configurations none of whose trials was pruned.
+        pruned: the trials of the configurations a search pruned (any of their
+            trials stopped with status ``pruned``; their finished seeds too): not
+            ranked, since the configuration's seeds did not all finish (what the
+            search's sampler was told too).
         epochs: long per-epoch frame.
         axes: swept dotted paths, in study order.
         study: the study spec as a dict (``study``, ``data``, ``model``,
@@ -65,6 +69,9 @@ class RunData:
     predictions_loader: Callable[[str], dict] | None = None
     damaged: dict = field(default_factory=dict)
     damaged_loader: Callable[[], dict] | None = None
+    pruned: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: ``{trial_id: position}`` in the store (the order a search asked), for :attr:`trials` and :attr:`pruned`
+    order: dict = field(default_factory=dict, repr=False)
     _selection: tuple | None = field(default=None, repr=False)
     _majority: tuple | None = field(default=None, repr=False)
 
@@ -76,9 +83,13 @@ class RunData:
         axes = list(kw.pop("axes", None) or [])
         t = normalise_trials(trials, axes)
         e = normalise_epochs(epochs)
+        pruned, order = t.iloc[:0], {tid: i for i, tid in enumerate(t.index)}
         if "status" in t:
-            t = t[t["status"].isin(["finished", "diverged"])]
-        return cls(trials=t, epochs=e[e["trial_id"].isin(t.index)].reset_index(drop=True), axes=axes, **kw)
+            cut = t["config_id"].isin(t.loc[t["status"] == "pruned", "config_id"])
+            pruned = t[cut & t["status"].isin(["finished", "diverged", "pruned"])]
+            t = t[~cut & t["status"].isin(["finished", "diverged"])]
+        return cls(trials=t, epochs=e[e["trial_id"].isin(t.index)].reset_index(drop=True), axes=axes,
+                   pruned=pruned, order=order, **kw)
 
     @classmethod
     def from_run(cls, run: "Run | str | os.PathLike | RunData") -> "RunData":

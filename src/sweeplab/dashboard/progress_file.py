@@ -25,7 +25,13 @@ NAME = "progress.json"
 
 
 class ProgressFile(Progress):
-    """Writes ``run_dir/progress.json`` from the engine's progress callbacks (≤ 1 write per ``every`` s)."""
+    """Writes ``run_dir/progress.json`` from the engine's progress callbacks (≤ 1 write per ``every`` s).
+
+    ``group``/``epoch`` are those of the group that reported last (several may train at once);
+    ``saved`` counts the groups saved, in whatever order; a search's rounds add up.
+    """
+
+    indexed = True  # epoch_end and group_end receive the group's index
 
     def __init__(self, run_dir, every: float = 1.0, now=time.monotonic, wall=time.time):
         self.path = Path(run_dir) / NAME
@@ -33,6 +39,8 @@ class ProgressFile(Progress):
         self.clock = WorkClock(now=now)
         self.state = {"pid": os.getpid(), "group": None, "n_groups": 0, "group_trials": 0, "epoch": 0,
                       "epochs": 0, "saved": 0, "done": False}
+        self._offset = 0  # groups of a search's earlier rounds
+        self._sizes: dict[int, tuple[int, int]] = {}  # index -> (trials, epochs) of this run's groups
         self._last = -float("inf")
         self._dirty = False
         self.broken = False
@@ -50,26 +58,33 @@ class ProgressFile(Progress):
     # engine callbacks
     def run_start(self, groups) -> None:
         self.clock = WorkClock(groups, now=self.now)
-        self.state["n_groups"] = len(groups)
+        self._offset = self.state["saved"]
+        self._sizes = {}
+        self.state["n_groups"] = self._offset + len(groups)
         self._update(force=True)
 
     def group_start(self, index, n_groups, n_trials, epochs, label, steps=0) -> None:
         self.clock.group_start(index, n_trials, epochs, steps)
-        self.state.update(group=int(index), n_groups=max(int(n_groups), self.state["n_groups"]),
+        self._sizes[index] = (int(n_trials), int(epochs))
+        self.state.update(group=self._offset + int(index),
+                          n_groups=max(self._offset + int(n_groups), self.state["n_groups"]),
                           group_trials=int(n_trials), epoch=0, epochs=int(epochs))
         self._update()
 
-    def epoch_end(self, epoch, seconds, summary) -> None:
-        self.clock.epoch_end(epoch, seconds)
+    def epoch_end(self, epoch, seconds, summary, index=None) -> None:
+        self.clock.epoch_end(epoch, seconds, index)
+        if index in self._sizes:
+            trials, epochs = self._sizes[index]
+            self.state.update(group=self._offset + int(index), group_trials=trials, epochs=epochs)
         self.state["epoch"] = int(epoch)
         self._update()
 
-    def group_end(self, seconds) -> None:
-        self.clock.group_end(seconds)
+    def group_end(self, seconds, index=None) -> None:
+        self.clock.group_end(seconds, index)
         self._update()
 
     def group_saved(self, index) -> None:
-        self.state["saved"] = int(index) + 1
+        self.state["saved"] += 1  # groups may be saved out of order under a parallel executor
         self._update()
 
     def close(self) -> None:
@@ -126,6 +141,14 @@ class Tee:
     def __getattr__(self, name):
         return getattr(self.display, name)
 
+    @property
+    def indexed(self) -> bool:
+        """Whether the display takes the group's index (the sink always does)."""
+        return bool(getattr(self.display, "indexed", False))
+
+    def _display_kw(self, kw: dict) -> dict:
+        return kw if self.indexed else {k: v for k, v in kw.items() if k != "index"}
+
     def __enter__(self):
         self.display.__enter__()
         return self
@@ -143,11 +166,11 @@ class Tee:
         self.sink.group_start(*args, **kw)
 
     def epoch_end(self, *args, **kw):
-        self.display.epoch_end(*args, **kw)
+        self.display.epoch_end(*args, **self._display_kw(kw))
         self.sink.epoch_end(*args, **kw)
 
     def group_end(self, *args, **kw):
-        self.display.group_end(*args, **kw)
+        self.display.group_end(*args, **self._display_kw(kw))
         self.sink.group_end(*args, **kw)
 
     def group_saved(self, *args, **kw):

@@ -290,8 +290,10 @@ class ProcessExecutor:
             self.deaths += 1
             tries = self._tries[task.index] = self._tries.get(task.index, 0) + 1
             if tries > self.max_retries:
-                raise WorkerDied(f"group {task.index + 1} ({task.group.label}): its worker died "
-                                 f"{tries} times (exit code {w.proc.exitcode}); nothing of it was saved")
+                raise WorkerDied(f"group {task.index + 1} of {task.n_groups} ({task.group.label}): its worker "
+                                 f"process died {tries} times (exit code {w.proc.exitcode}); nothing of it was "
+                                 "saved, the groups saved before are kept: run the same command again to "
+                                 "resume (out of memory? try fewer --workers or a smaller --max-group-size)")
             self._queue.appendleft(task)
         self._spawn(w.cores)
 

@@ -31,6 +31,7 @@ from typing import Iterator
 
 from sweeplab import _signals
 from sweeplab.engine.executor import ExecutorError, GroupDone, GroupTask, train_task
+from sweeplab.errors import UserError
 
 POLL = 0.2
 _cache_on = False
@@ -55,20 +56,64 @@ def _train_remote(task: GroupTask, queue) -> list:
     return train_task(task, emit)
 
 
+_ADDRESSES = "auto, HOST:PORT (the head's port, as ray start --head printed it), ray://HOST:PORT"
+
+
+def check_address(address: str | None) -> None:
+    """Refuse an address that is not ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (the user's input: exit 2).
+
+    Raises:
+        UserError: ``address: <value>: accepted: ...`` (one line).
+    """
+    if address is None or address == "auto":
+        return
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "://" in rest
+            or any(c.isspace() or c in "/?#@" for c in host)):
+        raise UserError(f"address: {address}: accepted: {_ADDRESSES}")
+
+
 def _reachable(address: str | None, timeout: float = 10.0) -> None:
     """Refuse at once a ``HOST:PORT`` where nothing listens (``auto``, ``ray://`` and None are Ray's to resolve)."""
     import socket
 
+    check_address(address)
     if not address or address == "auto" or "://" in address:
         return
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ExecutorError(f"address: {address}: not HOST:PORT; accepted: auto, HOST:PORT, ray://HOST:PORT")
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as e:
         raise ExecutorError(f"address: {address}: cannot connect to the Ray cluster: {e.strerror or e}; "
                             "start one with: ray start --head --port PORT") from e
+
+
+def _quiet_raylet_notices():
+    """Keep the raylet's notices ("A worker died...", "Task ... failed. There are 1 retries
+    remaining") off the driver's stdout, where Ray's error thread prints them even with
+    ``log_to_driver=False``: a retried death is handled, a final one is the run's one error
+    line. They go to the ``sweeplab.ray`` logger (debug). Returns the undo (None if this
+    Ray has no such hook: then its notices show as before)."""
+    import logging
+
+    try:
+        from ray._private import worker as rw
+
+        original = rw.print_to_stdstream
+    except (ImportError, AttributeError):  # another Ray version: leave its output alone
+        return None
+    log = logging.getLogger("sweeplab.ray")
+
+    def quiet(data, *args, **kw):
+        if isinstance(data, dict) and data.get("pid") == "raylet":
+            for line in data.get("lines") or ():
+                log.debug("raylet: %s", line)
+            return None
+        return original(data, *args, **kw)
+
+    rw.print_to_stdstream = quiet
+    return lambda: setattr(rw, "print_to_stdstream", original)
 
 
 class RayExecutor:
@@ -84,6 +129,7 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
                  max_retries: int = 3) -> None:
+        check_address(address)
         self.address = address
         self.num_cpus, self.num_gpus, self.max_retries = num_cpus, num_gpus, max_retries
         self._tasks: list[GroupTask] = []
@@ -93,6 +139,7 @@ class RayExecutor:
         self._owns_ray = False
         self._queue = None
         self._remote = None
+        self._unquiet = None
 
     def submit(self, task: GroupTask) -> None:
         if self._ray is None:
@@ -116,7 +163,7 @@ class RayExecutor:
             _signals.check()  # a safe point while the cluster trains
             for ref in ready:
                 task = self._pending.pop(ref)
-                results = self._get(ref)
+                results = self._get(ref, task)
                 self._drain(emit)  # the group's last events before its results
                 if task.index in self._yielded:
                     continue
@@ -143,7 +190,9 @@ class RayExecutor:
             self._queue = None
         if self._owns_ray and self._ray is not None:
             self._ray.shutdown()
-        self._ray, self._owns_ray, self._remote = None, False, None
+        if self._unquiet is not None:
+            self._unquiet()
+        self._ray, self._owns_ray, self._remote, self._unquiet = None, False, None, None
 
     def __enter__(self):
         return self
@@ -166,10 +215,14 @@ class RayExecutor:
             raise ExecutorError("executor: ray: Ray is not installed; pip install 'sweeplab[ray]'") from e
         if not ray.is_initialized():
             _reachable(self.address)  # ray.init retries an address where nothing listens for minutes
+            self._unquiet = _quiet_raylet_notices()
             try:
                 ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
                          configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as e:
+                if self._unquiet is not None:
+                    self._unquiet()
+                    self._unquiet = None
                 where = self.address or "a local Ray"
                 raise ExecutorError(f"address: {where}: cannot connect to the Ray cluster: "
                                     f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
@@ -192,13 +245,28 @@ class RayExecutor:
                                    name=f"sweeplab-group-{task.index + 1}").remote(task, self._queue)
         self._pending[ref] = task
 
-    def _get(self, ref) -> list:
+    def _get(self, ref, task: GroupTask) -> list:
+        """The task's results; its failure as one of sweeplab's errors where it is one.
+
+        Raises:
+            SweeplabError: the group's own error, raised where it trained (bad data on that node...).
+            ExecutorError: Ray gave up on the task (its worker or node died on every try, out of
+                memory, its result lost): a problem of the cluster, exit 1.
+            Exception: any other exception the group's code raised: a bug, as in a local run.
+        """
         ray = self._ray
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as e:  # the group failed in training: its own exception
             cause = e.cause if getattr(e, "cause", None) is not None else e
             raise cause from None
+        except ray.exceptions.RayError as e:  # Ray's own failure: retries exhausted, node lost, OOM
+            first = (str(e).strip().splitlines() or [""])[0].strip()
+            raise ExecutorError(
+                f"group {task.index + 1} of {task.n_groups} ({task.group.label}): Ray could not run it "
+                f"({type(e).__name__}{': ' + first[:200] if first else ''}; tried {self.max_retries + 1} "
+                f"time(s)); nothing of it was saved, the groups saved before are kept: check the cluster "
+                "(ray status; memory of its nodes) and run the same command again to resume") from e
 
     def _drain(self, emit) -> None:
         q = self._queue

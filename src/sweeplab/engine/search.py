@@ -46,12 +46,16 @@ from sweeplab.engine.executor import Executor, GroupTask, LocalExecutor
 from sweeplab.engine.plan import _activations, max_trials_for, plan_trials, recorded_metrics
 from sweeplab.engine.pruning import PruneRule
 from sweeplab.engine.run import RunSummary, commit_results, default_run_dir, listener
-from sweeplab.errors import UserError
+from sweeplab.errors import MachineError, UserError
 from sweeplab.records import DIVERGED, PRUNED, TrialRecord
 from sweeplab.spec.expand import Study, corners, expand_one
 from sweeplab.spec.space import Axis
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction as metric_direction
+
+class MissingPackage(MachineError):
+    """A package the search needs is not installed (exit 1)."""
+
 
 #: configurations per round by default: ``n_trials // ROUNDS`` (TPE learns between rounds)
 ROUNDS = 10
@@ -187,7 +191,14 @@ def sampler(strategy: str, seed: int, round_: int):
         return optuna.samplers.RandomSampler(seed=rseed)
     if strategy == "tpe":
         return optuna.samplers.TPESampler(seed=rseed, multivariate=True, constant_liar=True)
-    raise ValueError(f"unknown search strategy {strategy!r}; accepted: random, tpe")
+    if strategy == "cmaes":  # its state lives in the (in-memory) study's trials: a fresh sampler resumes it
+        try:
+            import cmaes  # noqa: F401 - Optuna's CmaEsSampler needs it
+        except ImportError as e:
+            raise MissingPackage("[search] strategy = \"cmaes\" needs the cmaes package; pip install "
+                                 "'sweeplab[search]'") from e
+        return optuna.samplers.CmaEsSampler(seed=rseed, warn_independent_sampling=False)
+    raise ValueError(f"unknown search strategy {strategy!r}; accepted: random, tpe, cmaes")
 
 
 # ---------------------------------------------------------------------------- the driver
@@ -216,7 +227,7 @@ def run_search(study: Study, run_dir: str | Path | None = None, *, fresh: bool =
     """Search ``study`` into the store at ``run_dir`` (see the module docstring); resumes what is there.
 
     Args:
-        study: a loaded study with ``[search] strategy`` random or tpe.
+        study: a loaded study with ``[search] strategy`` random, tpe or cmaes.
         run_dir, fresh, progress, max_group_size, lock, executor: as :func:`sweeplab.engine.run.run_study`.
         stop_after_rounds: stop after this many rounds (tests; a later call resumes).
 

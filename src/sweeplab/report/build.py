@@ -76,6 +76,7 @@ BUILDERS: dict[str, Builder] = {
     "search_history": Builder(lambda j: bsearch.history(j.rd, j.metric)),
     "importance": Builder(lambda j: bsearch.importance(j.rd, j.metric)),
     "slices": Builder(lambda j: bsearch.slices(j.rd, j.metric)),
+    "contour": Builder(lambda j: bsearch.contour(j.rd, j.metric)),
     "history": _trial(bt.history),
     "model": _trial(bt.model, lambda rd, ctx: bool(ctx.params)),
     "confusion": _trial(bt.confusion, _has_classes),
@@ -168,9 +169,12 @@ def build_report(rd: RunData, *, analyses=None, metrics=None, top_n: int | None 
         rd = dataclasses.replace(rd, study={**rd.study, "report": {**spec, "metrics": metrics}})
     sections: list[Section] = []
     if rd.trials.empty:
+        why = ("Every configuration of the search was pruned (a trial of each stopped early): nothing to "
+               "rank. Prune less (a larger min_epochs or smaller reduction_factor, or fewer repeats) or "
+               "search longer." if not rd.pruned.empty else
+               "The run has no finished trials yet: run the study (again) to train them, then write the report.")
         return Report(rd.name, _description(rd), _facts(rd, None), [Section("empty", "No results", [
-            TextItem("The run has no finished trials yet: run the study (again) to train them, "
-                     "then write the report.", "note")])])
+            TextItem(why, "note")])])
     sel = rd.selection
     metric = sel.metric
     tid = rd.representative_trial()
@@ -223,11 +227,25 @@ def _trial_text(rd: RunData, tid: str) -> str:
     return f"The analyses below are for one trial: {where}, seed {row.get('seed', '?')}."
 
 
+def _pruned_facts(rd: RunData) -> list[tuple[str, str]]:
+    """A search's pruned trials: how many, at which epochs they stopped, the configurations not ranked."""
+    p = rd.pruned
+    if p is None or p.empty or "status" not in p:
+        return []
+    stopped = p[p["status"] == "pruned"]
+    at = sorted({int(e) for e in pd.to_numeric(stopped.get("epochs_run"), errors="coerce").dropna()})
+    n_cfg = p["config_id"].nunique()
+    return [("pruned trials", f"{len(stopped)}, stopped after epoch {', '.join(map(str, at))}; their {n_cfg} "
+                              f"configuration{'s are' if n_cfg != 1 else ' is'} not ranked (not every seed "
+                              "finished)")]
+
+
 def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
     t = rd.trials
     n_cfg = t["config_id"].nunique() if "config_id" in t else len(t)
     facts = [("trials", f"{len(t)} ({n_cfg} configurations)"),
              ("sweep axes", ", ".join(rd.axes) or "none")]
+    facts += _pruned_facts(rd)
     if t.empty:
         return facts
     if "seed" in t:
@@ -235,9 +253,8 @@ def _facts(rd: RunData, sel) -> list[tuple[str, str]]:
         if per is not None and len(per):
             facts.append(("seeds per configuration", str(int(per.min())) if per.min() == per.max()
                           else f"{int(per.min())}–{int(per.max())}"))
-    for status in ("diverged", "pruned"):
-        if "status" in t and (t["status"] == status).any():
-            facts.append((f"{status} trials", str(int((t["status"] == status).sum()))))
+    if "status" in t and (t["status"] == "diverged").any():
+        facts.append(("diverged trials", str(int((t["status"] == "diverged").sum()))))
     runs = pd.to_numeric(t["epochs_run"], errors="coerce").dropna() if "epochs_run" in t else pd.Series([], dtype=float)
     if len(runs):
         facts.append(("epochs per trial", f"{int(runs.min())}–{int(runs.max())}"

@@ -56,7 +56,7 @@ class Study:
     raw: dict[str, Any]
     trials: tuple[TrialRecord, ...]
     axes: tuple[str, ...]
-    #: a search study's axes (``[search] strategy`` random or tpe); its trials are made as it runs
+    #: a search study's axes (``[search] strategy`` random, tpe or cmaes); its trials are made as it runs
     space: tuple[Axis, ...] = ()
 
     @property
@@ -124,6 +124,12 @@ def check_search(spec: StudySpec, raw: dict, space: tuple[Axis, ...], source: st
     for a in space:
         _check_path(source, a.path)
     search = spec.search
+    if search.strategy == "cmaes":  # CMA-ES samples a vector of numbers: no categorical axis
+        for a in space:
+            if a.kind == "choice":
+                raise StudyError(f"{source}: field 'sweep.\"{a.path}\"': {short_repr(list(a.choices))}: strategy "
+                                 "\"cmaes\" samples numbers only; accepted: { loguniform | uniform | int = "
+                                 "[low, high] }, or strategy = \"tpe\" or \"random\" for a choice")
     folds = spec.train.cross_validation or 1
     n = search.n_trials * spec.study.repeats * folds
     if n > spec.study.max_trials:

@@ -379,11 +379,11 @@ class SearchSection(BaseModel):
     """The ``[search]`` section: how configurations are chosen (default: the full grid)."""
 
     model_config = _FROZEN
-    strategy: Literal["grid", "random", "tpe"] = Field(
+    strategy: Literal["grid", "random", "tpe", "cmaes"] = Field(
         "grid", description="grid: every combination of the sweep lists; random: Optuna's RandomSampler; "
                             "tpe: Optuna's TPESampler (multivariate, constant liar) over the [sweep] "
-                            "distributions")
-    n_trials: Int = Field(100, ge=1, le=1_000_000, description="configurations to try (random, tpe); each "
+                            "distributions; cmaes: Optuna's CmaEsSampler (float and int axes only)")
+    n_trials: Int = Field(100, ge=1, le=1_000_000, description="configurations to try (random, tpe, cmaes); each "
                                                                 "trains study.repeats seeds (x folds)")
     seed: Int | None = Field(None, ge=0, le=SEED_MAX, description="seed of the sampler (default: study.seed)")
     batch: Int | None = Field(None, ge=1, le=100_000,
@@ -416,7 +416,7 @@ class SearchSection(BaseModel):
     @model_validator(mode="after")
     def _fits(self):
         if self.strategy == "grid" and self.pruner != "none":
-            raise FieldError('pruning needs strategy = "random" or "tpe"', ("pruner",), self.pruner)
+            raise FieldError('pruning needs strategy = "random", "tpe" or "cmaes"', ("pruner",), self.pruner)
         return self
 
 
@@ -436,5 +436,5 @@ class StudySpec(BaseModel):
 
     @property
     def is_search(self) -> bool:
-        """Whether configurations come from a sampler (random, tpe), not the grid."""
+        """Whether configurations come from a sampler (random, tpe, cmaes), not the grid."""
         return self.search is not None and self.search.strategy != "grid"

@@ -113,7 +113,7 @@ def parse_space(sweep: dict[str, Any], source: str) -> tuple[Axis, ...]:
     """
     if "zip" in sweep:
         raise StudyError(f"{source}: field 'sweep.zip': zipped axes are a grid feature; accepted under "
-                         "[search] strategy random/tpe: one axis per field")
+                         "[search] strategy random/tpe/cmaes: one axis per field")
     return tuple(parse_axis(path, value, source) for path, value in sweep.items())
 
 
@@ -127,4 +127,4 @@ def refuse_distributions(sweep: dict[str, Any], source: str, strategy: str) -> N
         if path != "zip" and is_distribution(value):
             raise StudyError(f"{source}: field 'sweep.\"{path}\"': {short_repr(value)}: a distribution cannot "
                              f"be enumerated by strategy {strategy!r}; accepted: a list of values, or "
-                             "[search] strategy = \"random\" or \"tpe\"")
+                             "[search] strategy = \"random\", \"tpe\" or \"cmaes\"")
