@@ -89,6 +89,39 @@ def test_dropout_is_identity_at_inference_and_scales_kept_units_in_training():
     assert abs((y == 0).mean() - 0.25) < 0.02
 
 
+@pytest.mark.parametrize("shape", [(1, 128, 512), (7, 33), (5,), (2, 13, 13, 28)])
+def test_dropout_draws_jax_random_bits_exactly(shape):
+    # models/rng.py computes jax.random's Threefry bits itself (unrolled): the masks, and so
+    # every stored dropout result, are those of jax.random.bernoulli / split, bit for bit.
+    from sweeplab.models import rng
+
+    for seed in (0, 7, 2**31 + 5):
+        key = jax.random.PRNGKey(seed)
+        for p in (0.8, 0.5, 0.0, 1.0, 0.123):
+            np.testing.assert_array_equal(rng.bernoulli(key, jnp.float32(p), shape),
+                                          jax.random.bernoulli(key, jnp.float32(p), shape))
+        np.testing.assert_array_equal(rng.split(key), jax.random.split(key))
+        np.testing.assert_array_equal(rng.split(key, 469), jax.random.split(key, 469))
+    # vmapped, with a per-trial (traced) keep probability, as in a group of trials
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
+    keep = jnp.asarray([0.2, 0.5, 0.9], jnp.float32)
+    got = jax.jit(jax.vmap(lambda k, p: rng.bernoulli(k, p, shape)))(keys, keep)
+    want = jax.jit(jax.vmap(lambda k, p: jax.random.bernoulli(k, p, shape)))(keys, keep)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_mask_compiles_without_a_loop():
+    # jax.random's CPU lowering of the Threefry hash is a rolled 5-iteration while loop
+    # (several passes over the mask per step: 1.5-2 s of a W4 epoch); the unrolled hash is
+    # one fused elementwise pass. The dropout layer's compiled training step has no loop.
+    cfg = LAYERS.validate({"type": "dropout", "rate": 0.2})
+    kind = LAYERS.get("dropout").obj
+    x = jnp.ones((128, 512), jnp.float32)
+    f = jax.jit(lambda x, k, r: kind.apply(cfg, {}, x, key=k, hp={"rate": r}, train=True)[0])
+    hlo = f.lower(x, jax.random.PRNGKey(0), jnp.float32(0.2)).compile().as_text()
+    assert " while(" not in hlo
+
+
 def test_batch_normalization_updates_moving_statistics_like_keras():
     cfg = LAYERS.validate({"type": "batch_normalization"})
     kind = LAYERS.get("batch_normalization").obj

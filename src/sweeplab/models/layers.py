@@ -24,7 +24,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from sweeplab.models import ops
+from sweeplab.models import ops, rng
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.initializers import make_initializer
 from sweeplab.vocab.params import POSITIVE, POSITIVE_INT, UNIT_OPEN_RIGHT, Name, OneOf, Pair, check_entry
@@ -172,7 +172,8 @@ def _dropout_apply(cfg, p, x, *, state=None, key=None, hp=None, train=False):
     if not train:
         return x, state
     keep = jnp.asarray(1.0 - (hp or {}).get("rate", cfg["rate"]), x.dtype)
-    mask = jax.random.bernoulli(key, keep, x.shape)
+    # jax.random.bernoulli's exact bits, without its rolled CPU loop (see models/rng.py).
+    mask = rng.bernoulli(key, keep, x.shape)
     # Inverted dropout as in Keras; a rate of 0 keeps every unit (keep == 1).
     return jnp.where(mask, x / keep, 0.0), state
 
