@@ -280,37 +280,3 @@ def test_ftrl_power_zero_with_zero_accumulator_matches_keras(x64):
     got = np.asarray(run(make_optimizer("ftrl", params), jnp.asarray(W0)))
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got - W0, ref - W0, rtol=1e-9, atol=1e-15)
-
-
-@pytest.mark.parametrize("params", [{}, {"centered": True, "rho": 0.8}, {"learning_rate": 0.1}])
-def test_momentum_zero_compiled_in_keeps_no_slot_and_the_same_numbers(params):
-    # A group whose trials all have momentum 0 compiles RMSprop without its momentum slot:
-    # one array less to read and write per parameter and step (issue 10, W4). The same rule
-    # up to float32 rounding: XLA may fuse the last product into the parameter update (one
-    # rounding where the general rule's stored momentum has two), so the last bit can differ.
-    w0 = jnp.asarray(W0, jnp.float32)
-    general, zero = make_optimizer("rmsprop", params), make_optimizer("rmsprop", params, zero=("momentum",))
-    assert "momentum" in general.init(w0).inner_state.slots
-    assert "momentum" not in zero.init(w0).inner_state.slots
-    assert "momentum" not in zero.init(w0).hyperparams
-    a = np.asarray(jax.jit(lambda w: run(general, w, steps=5))(w0))
-    b = np.asarray(jax.jit(lambda w: run(zero, w, steps=5))(w0))
-    np.testing.assert_allclose(b, a, rtol=3e-7, atol=1e-7)
-
-
-def test_momentum_zero_compiled_in_matches_keras(x64):
-    got = np.asarray(run(make_optimizer("rmsprop", zero=("momentum",)), jnp.asarray(W0)))
-    np.testing.assert_allclose(got - W0, reference_trajectory("rmsprop", {}) - W0, rtol=1e-9, atol=1e-15)
-
-
-def test_zero_params_names_what_every_trial_sets_to_zero():
-    from sweeplab.vocab.optimizers import zero_params
-
-    assert zero_params("rmsprop", {"momentum": np.zeros(3, np.float32), "rho": np.zeros(3)}) == ("momentum",)
-    assert zero_params("RMSprop", {"momentum": np.array([0.0, 0.9], np.float32)}) == ()
-    assert zero_params("adam", {"beta_1": np.zeros(2)}) == ()  # only the declared ones
-    with pytest.raises(ValueError, match="cannot compile in momentum = 0"):
-        make_optimizer("rmsprop", {"momentum": 0.9}, zero=("momentum",))
-    assert zero_params("sgd", {"momentum": np.zeros(2)}) == ()
-    with pytest.raises(ValueError, match="accepted: none"):
-        make_optimizer("adam", zero=("beta_1",))

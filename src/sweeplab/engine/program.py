@@ -43,7 +43,6 @@ class ProgramSpec:
     optimizer: str
     static_opt_params: tuple  # ((name, value), ...) for non-per-trial optimizer params
     whole_split: bool = False  # one batch of the whole training split: no shuffle, no gather
-    zero_opt_params: tuple = ()  # per-trial optimizer params that are 0 in every trial: compiled in
 
 
 def _head_target(head, y):
@@ -59,7 +58,7 @@ class GroupProgram:
     def __init__(self, model: Model, spec: ProgramSpec):
         self.model = model
         self.spec = spec
-        self.opt = make_optimizer(spec.optimizer, dict(spec.static_opt_params), zero=spec.zero_opt_params)
+        self.opt = make_optimizer(spec.optimizer, dict(spec.static_opt_params))
         self.steps = ceil(spec.n_train / spec.batch_size)
         self._opt_init = jax.jit(jax.vmap(self._opt_init_one))
         self.epoch = jax.jit(jax.vmap(self._epoch_one, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None)),
@@ -95,9 +94,7 @@ class GroupProgram:
         return params, state, self._opt_init(params, hp)
 
     def _opt_init_one(self, params, hp):
-        # Parameters compiled in as 0 (spec.zero_opt_params) are not injected hyperparameters.
-        opt = {k: v for k, v in hp.opt.items() if k not in self.spec.zero_opt_params}
-        return set_hyperparams(self.opt.init(params), opt)
+        return set_hyperparams(self.opt.init(params), hp.opt)
 
     def _head_stats(self, head, z, y, mask, *, with_cm=True):
         """Per-head loss sum and metric sums for a (masked) batch."""

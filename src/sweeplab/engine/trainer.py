@@ -22,7 +22,6 @@ from sweeplab.models.model import Model
 from sweeplab.records import DIVERGED, FINISHED, PRUNED, TrialRecord, TrialResult
 from sweeplab.trial import TrialContext
 from sweeplab.vocab.metrics import direction, metric_from_confusion, metric_from_sums
-from sweeplab.vocab.optimizers import zero_params
 
 
 @dataclass
@@ -247,8 +246,7 @@ def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
     spec = ProgramSpec(batch_size=rows.batch_size, n_train=rows.n_train, shuffle=bool(train.shuffle),
                        gradient_norms=train.gradient_norms, eval_batch_size=train.eval_batch_size,
                        affine=tuple(float(a) for a in prepared.affine), optimizer=train.optimizer,
-                       static_opt_params=static_opt_params(trials[0].config), whole_split=rows.whole_split,
-                       zero_opt_params=zero_params(train.optimizer, hp.opt))
+                       static_opt_params=static_opt_params(trials[0].config), whole_split=rows.whole_split)
     program = program_for(model, spec)
     X, Y = jnp.asarray(prepared.train.x), {h: jnp.asarray(v) for h, v in prepared.train.y.items()}
     validate, n_val = _validation(program, data, rows, prepared, X, Y, hp)

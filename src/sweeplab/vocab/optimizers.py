@@ -25,7 +25,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from sweeplab.vocab.params import (NON_NEGATIVE, POSITIVE, UNIT, UNIT_OPEN_RIGHT,
@@ -103,21 +102,6 @@ def _keras_transform(name: str, leaf_step: LeafStep, slot_init: dict[str, float]
 
 # --------------------------------------------------------------------------- rules
 
-#: Per-trial parameters whose value 0 makes a slot unnecessary. When every trial of a group has
-#: 0 there, the group compiles the rule without that slot (``make_optimizer(zero=...)``; the
-#: trainer decides per group, see :func:`zero_params`): one array less to read and write per
-#: parameter and step, and the same rule, since the general rule's ``0 * slot + x`` is ``x``.
-#: Equal up to float32 rounding, not bit for bit: without the stored slot XLA may fuse the
-#: last product into the parameter update (one rounding instead of two). RMSprop only: its
-#: slot costs a sixth of W4's step (benchmarks/README.md, "MLP path, session 2026-12-01b").
-ZERO_SPECIALISED: dict[str, tuple[str, ...]] = {"rmsprop": ("momentum",)}
-
-
-def _static_zero(value: Any) -> bool:
-    """``value`` is a Python number equal to 0 (compiled in), not an injected hyperparameter."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
-
-
 
 def sgd(learning_rate=0.01, momentum=0.0, nesterov=False):
     """keras/src/optimizers/sgd.py: v = momentum v - lr g; w += v
@@ -146,17 +130,12 @@ def rmsprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=F
         else:
             denominator = v + epsilon
         inc = learning_rate * g / jnp.sqrt(denominator)
-        if no_momentum:  # Keras's momentum-free branch: w -= inc
-            return -inc, new
         # One code path for any momentum (it may be a per-trial tracer): with
         # momentum 0, mom == inc, which is Keras's momentum-free branch.
         new["momentum"] = momentum * s["momentum"] + inc
         return -new["momentum"], new
 
-    # A group whose trials all have momentum 0 (make_optimizer(zero=...)) keeps no momentum
-    # slot: one array less to read and write per parameter and step, same numbers.
-    no_momentum = _static_zero(momentum)
-    slots = {"velocity": 0.0} if no_momentum else {"velocity": 0.0, "momentum": 0.0}
+    slots = {"velocity": 0.0, "momentum": 0.0}
     if centered:
         slots["average_gradient"] = 0.0
     return _keras_transform("rmsprop", step, slots)
@@ -440,24 +419,12 @@ def per_trial_params(name: str) -> list[str]:
     return [p.name for p in OPTIMIZERS.get(name).params if p.per_trial]
 
 
-def zero_params(name: str, values: dict[str, Any]) -> tuple[str, ...]:
-    """The per-trial parameters of optimizer ``name`` that ``values`` (name -> one value or one
-    per trial) sets to 0 everywhere, among those in :data:`ZERO_SPECIALISED`."""
-    entry = OPTIMIZERS.get(name)
-    return tuple(p for p in ZERO_SPECIALISED.get(entry.name, ())
-                 if p in values and bool(np.all(np.asarray(values[p]) == 0)))
-
-
-def make_optimizer(name: str, params: dict[str, Any] | None = None, *,
-                   zero: tuple[str, ...] = ()) -> optax.GradientTransformation:
+def make_optimizer(name: str, params: dict[str, Any] | None = None) -> optax.GradientTransformation:
     """The Keras optimizer ``name`` as an Optax transformation with injected hyperparams.
 
     Args:
         name: registry name or alias, e.g. ``"adam"``.
         params: overrides of Keras's defaults, e.g. ``{"learning_rate": 0.01}``.
-        zero: per-trial parameters fixed at 0 and compiled in (names from
-            :data:`ZERO_SPECIALISED`): the rule keeps no slot for them, and they are not
-            in ``state.hyperparams`` (a group whose trials all have 0 there).
 
     Returns:
         A transformation whose state keeps every per-trial parameter in
@@ -470,12 +437,6 @@ def make_optimizer(name: str, params: dict[str, Any] | None = None, *,
     values = check_params(OPTIMIZERS, name, params)
     entry = OPTIMIZERS.get(name)
     static = [p.name for p in entry.params if not p.per_trial]
-    for p in zero:
-        if p not in ZERO_SPECIALISED.get(entry.name, ()) or values.get(p) != 0:
-            raise ValueError(f"make_optimizer: {entry.name} cannot compile in {p} = 0 "
-                             f"(given {values.get(p)!r}; accepted: {', '.join(ZERO_SPECIALISED.get(entry.name, ())) or 'none'})")
-        values[p] = 0.0
-        static.append(p)
     return optax.inject_hyperparams(entry.obj, static_args=static)(**values)
 
 
