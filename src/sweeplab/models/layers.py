@@ -144,9 +144,10 @@ def _matmul(x, w):
     consumer, so every elementwise optimizer pass over the kernel (Adam: two slots and the
     weights) read it column by column: in W4 the RMSprop update of the 784x512 kernel took as
     long as that layer's forward matmul (benchmarks/README.md, "MLP path, session
-    2026-12-01b"). Here the kernel gradient is ``dot(x^T, g)``: the same products, summed in
-    another order, so it equals JAX's to float32 rounding, not bit for bit (a deliberate
-    change, see the README); the input gradient is JAX's own.
+    2026-12-01b"). Here the kernel gradient is ``dot(x^T, g)``: the same products, summed by
+    another dot call, so equal to JAX's to float32 rounding (on the benchmark workloads the
+    trained parameters came out bit-equal; a deliberate choice, see the README); the input
+    gradient is JAX's own.
     """
     return x @ w
 
