@@ -89,6 +89,84 @@ def test_dropout_is_identity_at_inference_and_scales_kept_units_in_training():
     assert abs((y == 0).mean() - 0.25) < 0.02
 
 
+@pytest.mark.parametrize("shape", [(1, 128, 512), (7, 33), (5,), (2, 13, 13, 28)])
+def test_dropout_draws_jax_random_bits_exactly(shape):
+    # models/rng.py computes jax.random's Threefry bits itself (unrolled): the masks, and so
+    # every stored dropout result, are those of jax.random.bernoulli / split, bit for bit.
+    from sweeplab.models import rng
+
+    for seed in (0, 7, 2**31 + 5):
+        key = jax.random.PRNGKey(seed)
+        for p in (0.8, 0.5, 0.0, 1.0, 0.123):
+            np.testing.assert_array_equal(rng.bernoulli(key, jnp.float32(p), shape),
+                                          jax.random.bernoulli(key, jnp.float32(p), shape))
+        np.testing.assert_array_equal(rng.split(key), jax.random.split(key))
+        np.testing.assert_array_equal(rng.split(key, 469), jax.random.split(key, 469))
+    # vmapped, with a per-trial (traced) keep probability, as in a group of trials
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
+    keep = jnp.asarray([0.2, 0.5, 0.9], jnp.float32)
+    got = jax.jit(jax.vmap(lambda k, p: rng.bernoulli(k, p, shape)))(keys, keep)
+    want = jax.jit(jax.vmap(lambda k, p: jax.random.bernoulli(k, p, shape)))(keys, keep)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_mask_compiles_without_a_loop():
+    # jax.random's CPU lowering of the Threefry hash is a rolled 5-iteration while loop
+    # (several passes over the mask per step: 1.5-2 s of a W4 epoch); the unrolled hash is
+    # one fused elementwise pass. The dropout layer's compiled training step has no loop.
+    cfg = LAYERS.validate({"type": "dropout", "rate": 0.2})
+    kind = LAYERS.get("dropout").obj
+    x = jnp.ones((128, 512), jnp.float32)
+    f = jax.jit(lambda x, k, r: kind.apply(cfg, {}, x, key=k, hp={"rate": r}, train=True)[0])
+    hlo = f.lower(x, jax.random.PRNGKey(0), jnp.float32(0.2)).compile().as_text()
+    assert " while(" not in hlo
+
+
+def _dense_step(cfg):
+    """One RMSprop-like step on a dense layer's kernel: gradient, then elementwise passes over it."""
+    kind = LAYERS.get("dense").obj
+
+    def step(p, v, x):
+        g = jax.grad(lambda p: jnp.sum(kind.apply(cfg, p, x)[0] ** 2))(p)["kernel"]
+        v = 0.9 * v + 0.1 * g * g
+        return p["kernel"] - 0.001 * g / jnp.sqrt(v + 1e-7), v
+
+    return step
+
+
+def test_dense_kernel_gradient_reaches_the_optimizer_without_a_transpose():
+    # Under vmap (every group is vmapped), JAX's transpose(dot(g, x)) kernel gradient was
+    # folded by XLA into each optimizer pass as a column-by-column read (W4: the update of
+    # the 784x512 kernel as slow as its forward matmul). The dense layer's own VJP computes
+    # dot(x^T, g) in the kernel's layout: no transpose left in the compiled step.
+    cfg = LAYERS.validate({"type": "dense", "units": 64})
+    p = {"kernel": jnp.ones((1, 784, 64)), "bias": jnp.zeros((1, 64))}
+    hlo = jax.jit(jax.vmap(_dense_step(cfg))).lower(p, jnp.ones((1, 784, 64)), jnp.ones((1, 30, 784)))
+    assert " transpose(" not in hlo.compile().as_text()
+
+
+@pytest.mark.parametrize("trials", [None, 1, 3])
+def test_dense_gradients_equal_jax_autodiff_of_a_matmul(trials):
+    # The input gradient is JAX's own (bit for bit); the kernel gradient sums the same
+    # products in another order (float32 rounding).
+    cfg = LAYERS.validate({"type": "dense", "units": 37, "activation": "relu"})
+    kind = LAYERS.get("dense").obj
+    rs = np.random.default_rng(0)
+    lead = () if trials is None else (trials,)
+    x = jnp.asarray(rs.standard_normal(lead + (30, 50)), jnp.float32)
+    p = {"kernel": jnp.asarray(rs.standard_normal(lead + (50, 37)), jnp.float32),
+         "bias": jnp.asarray(rs.standard_normal(lead + (37,)), jnp.float32)}
+    ours = lambda p, x: jnp.sum(kind.apply(cfg, p, x)[0] ** 2)
+    plain = lambda p, x: jnp.sum(jax.nn.relu(x @ p["kernel"] + p["bias"].reshape(1, -1)) ** 2)
+    grad = lambda f: jax.grad(f, argnums=(0, 1))
+    if trials is not None:
+        grad = lambda f, g=grad: jax.vmap(g(f))
+    (gp, gx), (rp, rx) = jax.jit(grad(ours))(p, x), jax.jit(grad(plain))(p, x)
+    np.testing.assert_array_equal(gx, rx)
+    np.testing.assert_array_equal(gp["bias"], rp["bias"])
+    np.testing.assert_allclose(gp["kernel"], rp["kernel"], rtol=1e-5, atol=1e-5)
+
+
 def test_batch_normalization_updates_moving_statistics_like_keras():
     cfg = LAYERS.validate({"type": "batch_normalization"})
     kind = LAYERS.get("batch_normalization").obj

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from sweeplab.models import ops
+from sweeplab.models import ops, rng
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.initializers import make_initializer
 from sweeplab.vocab.params import POSITIVE, POSITIVE_INT, UNIT_OPEN_RIGHT, Name, OneOf, Pair, check_entry
@@ -134,8 +134,40 @@ def _channels(v, ndim: int):
     return v.reshape((1,) * (ndim - 1) + (-1,))
 
 
+@jax.custom_vjp
+def _matmul(x, w):
+    """``x @ w`` for rows ``x`` (batch, in) and a kernel ``w`` (in, out), whose kernel gradient
+    is computed straight into the kernel's (in, out) layout.
+
+    JAX differentiates ``x @ w`` into ``transpose(dot(g, x))``. Under ``vmap`` (every group is
+    vmapped) XLA's CPU backend keeps the (out, in) product and folds the transpose into each
+    consumer, so every elementwise optimizer pass over the kernel (Adam: two slots and the
+    weights) read it column by column: in W4 the RMSprop update of the 784x512 kernel took as
+    long as that layer's forward matmul (benchmarks/README.md, "MLP path, session
+    2026-12-01b"). Here the kernel gradient is ``dot(x^T, g)``: the same products, summed by
+    another dot call, so equal to JAX's to float32 rounding (on the benchmark workloads the
+    trained parameters came out bit-equal; a deliberate choice, see the README); the input
+    gradient is JAX's own.
+    """
+    return x @ w
+
+
+def _matmul_fwd(x, w):
+    return x @ w, (x, w)
+
+
+def _matmul_bwd(res, g):
+    x, w = res
+    dx = jax.lax.dot_general(g, w, (((1,), (1,)), ((), ())))  # JAX's own input gradient
+    dw = jax.lax.dot_general(x, g, (((0,), (0,)), ((), ())))  # (in, out), no transpose
+    return dx, dw
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
 def _dense_apply(cfg, p, x, hp):
-    y = x @ p["kernel"]
+    y = _matmul(x, p["kernel"]) if x.ndim == 2 else x @ p["kernel"]
     return activate(cfg, hp, y + _channels(p["bias"], y.ndim) if "bias" in p else y)
 
 
@@ -172,7 +204,8 @@ def _dropout_apply(cfg, p, x, *, state=None, key=None, hp=None, train=False):
     if not train:
         return x, state
     keep = jnp.asarray(1.0 - (hp or {}).get("rate", cfg["rate"]), x.dtype)
-    mask = jax.random.bernoulli(key, keep, x.shape)
+    # jax.random.bernoulli's exact bits, without its rolled CPU loop (see models/rng.py).
+    mask = rng.bernoulli(key, keep, x.shape)
     # Inverted dropout as in Keras; a rate of 0 keeps every unit (keep == 1).
     return jnp.where(mask, x / keep, 0.0), state
 

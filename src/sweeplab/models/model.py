@@ -16,6 +16,7 @@ from typing import Any
 import jax
 
 from sweeplab.errors import UserError
+from sweeplab.models import rng
 from sweeplab.models.layers import LAYERS
 from sweeplab.vocab.activations import ACTIVATIONS
 
@@ -106,7 +107,7 @@ class Model:
             kind = LAYERS.get(node.kind).obj
             sub = None
             if kind.needs_rng and train:
-                key, sub = jax.random.split(key)
+                key, sub = rng.split(key)  # = jax.random.split(key), unrolled (models/rng.py)
             x, s = kind.apply(node.cfg, params.get(node.name, {}), x, state=state.get(node.name), key=sub,
                               hp=hp.get(node.name, {}), train=train)
             if kind.init_state is not None:
