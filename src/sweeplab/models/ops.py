@@ -50,10 +50,12 @@ import functools
 from dataclasses import dataclass
 from typing import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+lax = lazy("jax.lax")
 
 __all__ = [
     "CONV_IMPLS",
@@ -303,7 +305,6 @@ def _untap(g, i: int, j: int, hw: tuple[int, int], sh: int, sw: int):
     )
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
 def _max_pool_shifted(x, window, strides):
     """Max over the ph*pw strided shifted slices (x already padded, "valid").
 
@@ -311,7 +312,16 @@ def _max_pool_shifted(x, window, strides):
     Backward: each output's gradient goes to the *first* tap (row-major order
     in the window) equal to the max, like TensorFlow; ties are not split.
     """
-    return _max_pool_shifted_fwd(x, window, strides)[0]
+    return _custom_vjp(_max_pool_shifted_fwd, _max_pool_shifted_bwd)(x, window, strides)
+
+
+@functools.cache
+def _custom_vjp(fwd, bwd):
+    """``jax.custom_vjp`` of ``fwd(x, window, strides) -> (y, residuals)`` (window, strides static),
+    made on first use so that importing this module does not import JAX."""
+    f = jax.custom_vjp(lambda x, window, strides: fwd(x, window, strides)[0], nondiff_argnums=(1, 2))
+    f.defvjp(fwd, bwd)
+    return f
 
 
 def _max_pool_shifted_fwd(x, window, strides):
@@ -343,9 +353,6 @@ def _max_pool_shifted_bwd(window, strides, res, g):
             d = _untap(jnp.where(hit, g, jnp.zeros((), g.dtype)), i, j, hw, *strides)
             dx = d if dx is None else dx + d
     return (dx,)
-
-
-_max_pool_shifted.defvjp(_max_pool_shifted_fwd, _max_pool_shifted_bwd)
 
 
 def _reshape_windows(x, window, ho, wo):
