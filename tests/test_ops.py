@@ -141,11 +141,8 @@ def test_auto_impl_choice():
     if jax.default_backend() == "cpu":
         assert ops.resolve_conv_impl("auto", 1) == "shifted"
         assert ops.resolve_conv_impl("auto", 16) == "patches"
-        # max: first-max routing like Keras (was "reshape", which splits ties, before 2026-12-01b)
-        assert ops.resolve_pool_impl("auto", (2, 2), (2, 2)) == "shifted"
+        assert ops.resolve_pool_impl("auto", (2, 2), (2, 2)) == "reshape"
         assert ops.resolve_pool_impl("auto", (3, 3), (2, 2)) == "shifted"
-        assert ops.resolve_pool_impl("auto", (2, 2), (2, 2), "avg") == "reshape"
-        assert ops.resolve_pool_impl("auto", (3, 3), (2, 2), "avg") == "shifted"
     else:
         assert ops.resolve_conv_impl("auto", 1) == "xla"
     with pytest.raises(ValueError):
@@ -246,9 +243,9 @@ def test_avg_same_excludes_padding_from_divisor():
 
 
 def test_max_pool_tie_routing():
-    # All-equal 2x2 window: total gradient 1 in every impl; "xla", "shifted"
-    # and so "auto" put it on the first (top-left) element like TF/Keras,
-    # "reshape" splits it equally ("auto" picked "reshape" before 2026-12-01b).
+    # All-equal 2x2 window: total gradient 1 in every impl; "xla" and "shifted"
+    # put it on the first (top-left) element like TF/Keras, "reshape" (and so
+    # "auto" on CPU) splits it equally.
     x = jnp.ones((1, 2, 2, 1))
     g = jax.jit(lambda x: {
         i: jax.grad(lambda x: ops.max_pool2d(x, impl=i).sum())(x)[0, :, :, 0]
@@ -258,7 +255,7 @@ def test_max_pool_tie_routing():
     np.testing.assert_allclose(g["xla"], first)
     np.testing.assert_allclose(g["reshape"], np.full((2, 2), 0.25))
     if jax.default_backend() == "cpu":
-        np.testing.assert_allclose(g["auto"], first)
+        np.testing.assert_allclose(g["auto"], g["reshape"])
 
 
 @pytest.mark.parametrize("shape", [(4, 26, 26, 3), (2, 7, 9, 2)])  # 7x9: a cropped row and column
@@ -279,7 +276,7 @@ def test_max_pool_gradient_equals_keras_jax_on_ties(shape):
 
     ref = np.asarray(grad(keras_jax))
     assert np.count_nonzero(ref) < ref.size // 4 + 1  # one element per window, not a split
-    for impl in ["shifted", "xla", "auto"]:
+    for impl in ["shifted", "xla"]:
         np.testing.assert_array_equal(np.asarray(grad(lambda x, i=impl: ops.max_pool2d(x, 2, impl=i))), ref,
                                       err_msg=impl)
     split = np.asarray(grad(lambda x: ops.max_pool2d(x, 2, impl="reshape")))
@@ -314,13 +311,13 @@ _HAVE_MNIST = bool(_DATA) and (Path(_DATA) / "mnist" / "train-images-idx3-ubyte.
 
 
 @pytest.mark.skipif(not _HAVE_MNIST, reason="needs a real MNIST copy (SWEEPLAB_DATA): its saturated strokes tie")
-def test_cnn_training_with_auto_pool_equals_xla_pool(monkeypatch):
+def test_cnn_training_with_shifted_pool_equals_xla_pool(monkeypatch):
     """Training the seed-004 CNN (W5) on real MNIST, whose saturated strokes give exactly tied
-    windows after the conv + ReLU, gives the weights of XLA's ``reduce_window`` max-pool, which is
-    Keras 3's on JAX, up to float reassociation. Before 2026-12-01b "auto" picked "reshape", which
-    splits a tied window's gradient: its weights are much further away."""
+    windows after the conv + ReLU, with the "shifted" max-pool gives the weights of XLA's
+    ``reduce_window`` max-pool, which is Keras 3's on JAX (bitwise with jax 0.10.2). "reshape"
+    (CPU's "auto") splits a tied window's gradient: its weights are measurably away."""
     if jax.default_backend() != "cpu":
-        pytest.skip("'auto' is 'xla' off CPU")
+        pytest.skip("the conv's 'auto' is 'xla' off CPU")
     from sweeplab.engine import trainer
     from sweeplab.spec.expand import study_from_text
 
@@ -349,8 +346,10 @@ epochs = 1
         (res,) = trainer.train_group(list(study.trials), study_seed=0)
         return res.params
 
-    auto = train()
     resolve = ops.resolve_pool_impl
+    monkeypatch.setattr(ops, "resolve_pool_impl",
+                        lambda impl, *a, **k: "shifted" if impl == "auto" else resolve(impl, *a, **k))
+    auto = train()  # the "shifted" pool
     monkeypatch.setattr(ops, "resolve_pool_impl",
                         lambda impl, *a, **k: "xla" if impl == "auto" else resolve(impl, *a, **k))
     xla = train()

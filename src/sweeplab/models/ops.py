@@ -24,9 +24,9 @@ pass.  On CPU we therefore write:
 
 ``impl="xla"`` keeps ``lax.conv_general_dilated`` / ``lax.reduce_window``,
 which is what ``impl="auto"`` picks off CPU.  On CPU "auto" picks conv
-"shifted" when Cin == 1 and "patches" otherwise; max-pool "shifted"; average
-pool "reshape" when ``strides == pool_size`` else "shifted".  See
-``benchmarks/conv_ops.py`` and ``benchmarks/cnn_parts.py``.
+"shifted" when Cin == 1 and "patches" otherwise, and pool "reshape" when
+``strides == pool_size`` else "shifted".  See ``benchmarks/conv_ops.py`` and
+``benchmarks/cnn_parts.py``.
 
 All functions are pure ``jax.numpy``/``lax`` code: they work under ``jax.jit``,
 ``jax.grad`` and ``jax.vmap`` (e.g. a leading trial axis on ``w``/``b``, with
@@ -36,7 +36,7 @@ Max-pool ties
 -------------
 The forward value is identical for every impl.  Gradients differ only where a
 window holds several equal maxima (MNIST's saturated strokes give exact ties
-after a conv + ReLU: ~0.6 % of the seed CNN's positive windows):
+after a conv + ReLU: ~0.6 % of the seed CNN's pool windows have a positive tie):
 
 * "xla" (``reduce_window`` -> ``select_and_scatter`` with a ``ge`` select) and
   "shifted" (custom VJP) send the whole gradient to the *first* maximal element
@@ -45,8 +45,9 @@ after a conv + ReLU: ~0.6 % of the seed CNN's positive windows):
 * "reshape" (``jnp.max`` over the window axes) splits it *equally* among the
   tied maxima (JAX's ``reduce_max`` rule).  The total is the same.
 
-"auto" on CPU therefore picks "shifted" for max-pooling (since 2026-12-01b; it
-was "reshape"), and "reshape" only for average pooling.
+"auto" on CPU picks "reshape" when ``strides == pool_size`` (the fastest in the
+compiled seed-CNN step), so CPU runs split ties; "shifted" gives Keras's rule
+(bitwise equal to "xla" in a whole seed-CNN epoch) at 1.42x the step time there.
 """
 
 from __future__ import annotations
@@ -179,22 +180,20 @@ def resolve_conv_impl(impl: str = "auto", in_channels: int | None = None) -> str
 
 
 def resolve_pool_impl(
-    impl: str, pool_size: tuple[int, int], strides: tuple[int, int], op: str = "max"
+    impl: str, pool_size: tuple[int, int], strides: tuple[int, int]
 ) -> str:
-    """Concrete pool implementation of ``op`` ("max" or "avg"); "reshape" needs
-    ``strides == pool_size``.
+    """Concrete pool implementation: "reshape" needs ``strides == pool_size``.
 
-    "auto" on CPU: "shifted" for max (first-max gradient routing, as Keras;
-    bitwise equal to "xla" in a whole training epoch of the seed CNN), and for
-    avg "reshape" when ``strides == pool_size`` else "shifted".
+    "auto" on CPU: "reshape" when ``strides == pool_size`` else "shifted". (For
+    max, "shifted" routes tied gradients like Keras and is bitwise equal to
+    "xla" in a whole epoch of the seed CNN, but made that epoch 1.42x slower
+    than "reshape": see benchmarks/README.md, 2026-12-01b.)
     """
     if impl not in POOL_IMPLS:
         raise ValueError(f"impl must be one of {POOL_IMPLS}, got {impl!r}")
     if impl == "auto":
         if not _on_cpu():
             return "xla"
-        if op == "max":
-            return "shifted"
         return "reshape" if tuple(strides) == tuple(pool_size) else "shifted"
     if impl == "reshape" and tuple(strides) != tuple(pool_size):
         raise ValueError(
@@ -392,9 +391,9 @@ class _PoolGeometry:
         return any(a or b for a, b in self.pads4)
 
 
-def _pool_geometry(x, pool_size, strides, padding, impl, op) -> _PoolGeometry:
+def _pool_geometry(x, pool_size, strides, padding, impl) -> _PoolGeometry:
     window, strd, padding = _pool_args(pool_size, strides, padding)
-    impl = resolve_pool_impl(impl, window, strd, op)
+    impl = resolve_pool_impl(impl, window, strd)
     if x.ndim != 4:
         raise ValueError(f"pooling expects NHWC (4-D) input, got shape {x.shape}")
     hw = tuple(x.shape[1:3])
@@ -459,13 +458,13 @@ def max_pool2d(
 ):
     """Keras ``MaxPooling2D`` on NHWC ``x`` (strides default to ``pool_size``).
 
-    impl: "auto" (CPU: "shifted"; elsewhere "xla"), "xla" (``lax.reduce_window``),
-    "reshape", "shifted".
-    Gradient ties: "xla"/"shifted" (and so "auto") route a window's gradient to
-    its first maximum like TF/Keras; "reshape" splits it equally among tied
-    maxima (see module docstring).
+    impl: "auto" (CPU: "reshape" when strides == pool_size else "shifted";
+    elsewhere "xla"), "xla" (``lax.reduce_window``), "reshape", "shifted".
+    Gradient ties: "xla"/"shifted" route a window's gradient to its first
+    maximum like TF/Keras; "reshape" splits it equally among tied maxima (see
+    module docstring).
     """
-    return _max_pool(x, _pool_geometry(x, pool_size, strides, padding, impl, "max"))
+    return _max_pool(x, _pool_geometry(x, pool_size, strides, padding, impl))
 
 
 def avg_pool2d(
@@ -477,4 +476,4 @@ def avg_pool2d(
 ):
     """Keras ``AveragePooling2D`` on NHWC ``x``; "same" excludes padding from
     the divisor (TF semantics).  impl as for :func:`max_pool2d`."""
-    return _avg_pool(x, _pool_geometry(x, pool_size, strides, padding, impl, "avg"))
+    return _avg_pool(x, _pool_geometry(x, pool_size, strides, padding, impl))
