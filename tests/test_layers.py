@@ -220,3 +220,32 @@ def test_cli_summary_prints_batch_normalization_statistics_as_non_trainable(tmp_
     # conv 3*3*1*8 + 8 = 80; BN 4*8 = 32 (16 non-trainable); dense 6*6*8*10 + 10 = 2,890
     assert "Total params: 3,002" in out.output
     assert "Trainable params: 2,986" in out.output and "Non-trainable params: 16" in out.output
+
+
+@pytest.mark.parametrize("cfg,in_shape", CASES, ids=[c[0]["type"] + str(i) for i, c in enumerate(CASES)])
+def test_declared_shapes_match_what_init_draws(cfg, in_shape):
+    """Planning counts parameters from ``param_shapes``/``state_shapes`` (no JAX): they must be what
+    ``init``/``init_state`` return, leaf for leaf; a layer with ``init`` declares its shapes."""
+    cfg = LAYERS.validate(cfg)
+    kind = LAYERS.get(cfg["type"]).obj
+    for make, declared in ((kind.init, kind.param_shapes), (kind.init_state, kind.state_shapes)):
+        assert (make is None) == (declared is None)
+        if make is None:
+            continue
+        args = (cfg, jax.random.PRNGKey(0), in_shape) if make is kind.init else (cfg, in_shape)
+        drawn = make(*args)
+        assert {k: tuple(v.shape) for k, v in drawn.items()} == declared(cfg, in_shape)
+        assert list(drawn) == list(declared(cfg, in_shape))  # same order: the model's parameter tree
+
+
+def test_declared_shapes_refuse_what_init_refuses():
+    dense = LAYERS.validate({"type": "dense", "units": 3})
+    kind = LAYERS.get("dense").obj
+    with pytest.raises(ValueError, match="flat input"):
+        kind.param_shapes(dense, (4, 4, 1))
+    with pytest.raises(ValueError, match="flat input"):
+        kind.init(dense, jax.random.PRNGKey(0), (4, 4, 1))
+    no_bias = LAYERS.validate({"type": "conv2d", "filters": 2, "use_bias": False})
+    assert LAYERS.get("conv2d").obj.param_shapes(no_bias, (5, 5, 3)) == {"kernel": (3, 3, 3, 2)}
+    bn = LAYERS.validate({"type": "batch_normalization", "center": False})
+    assert LAYERS.get("batch_normalization").obj.param_shapes(bn, (7,)) == {"gamma": (7,)}

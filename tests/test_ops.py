@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -240,17 +243,45 @@ def test_avg_same_excludes_padding_from_divisor():
 
 
 def test_max_pool_tie_routing():
-    # All-equal 2x2 window: total gradient 1 in every impl; "xla" and
-    # "shifted" put it on the first (top-left) element like TF, "reshape"
-    # splits it equally.
+    # All-equal 2x2 window: total gradient 1 in every impl; "xla" and "shifted"
+    # put it on the first (top-left) element like TF/Keras, "reshape" (and so
+    # "auto" on CPU) splits it equally.
     x = jnp.ones((1, 2, 2, 1))
     g = jax.jit(lambda x: {
         i: jax.grad(lambda x: ops.max_pool2d(x, impl=i).sum())(x)[0, :, :, 0]
-        for i in ["xla", "shifted", "reshape"]})(x)
+        for i in ["xla", "shifted", "reshape", "auto"]})(x)
     first = np.array([[1.0, 0.0], [0.0, 0.0]])
     np.testing.assert_allclose(g["shifted"], first)
     np.testing.assert_allclose(g["xla"], first)
     np.testing.assert_allclose(g["reshape"], np.full((2, 2), 0.25))
+    if jax.default_backend() == "cpu":
+        np.testing.assert_allclose(g["auto"], g["reshape"])
+
+
+@pytest.mark.parametrize("shape", [(4, 26, 26, 3), (2, 7, 9, 2)])  # 7x9: a cropped row and column
+def test_max_pool_gradient_equals_keras_jax_on_ties(shape):
+    """Keras 3's MaxPooling2D on JAX is ``lax.reduce_window`` max; its gradient
+    (select_and_scatter with ``ge``) goes to the first maximum of each window. Inputs with
+    many exact ties (as MNIST's saturated strokes give after a conv + ReLU), bitwise."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.integers(0, 3, (3, *shape)).astype(np.float32))
+    g_out = jnp.asarray(rng.standard_normal((3, shape[0], shape[1] // 2, shape[2] // 2, shape[3]),
+                                            np.float32))
+
+    def keras_jax(x):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    def grad(pool):
+        return jax.jit(jax.vmap(jax.grad(lambda x, g: jnp.sum(pool(x) * g))))(x, g_out)
+
+    ref = np.asarray(grad(keras_jax))
+    assert np.count_nonzero(ref) < ref.size // 4 + 1  # one element per window, not a split
+    for impl in ["shifted", "xla"]:
+        np.testing.assert_array_equal(np.asarray(grad(lambda x, i=impl: ops.max_pool2d(x, 2, impl=i))), ref,
+                                      err_msg=impl)
+    split = np.asarray(grad(lambda x: ops.max_pool2d(x, 2, impl="reshape")))
+    assert not np.array_equal(split, ref)  # the inputs do tie; "reshape" splits them
+    np.testing.assert_allclose(split.sum(), ref.sum(), rtol=1e-5)
 
 
 def test_pool_vmap_and_same_padding_grad():
@@ -273,3 +304,65 @@ def test_pool_vmap_and_same_padding_grad():
             np.testing.assert_allclose(vm[i][1][t], ref[i][1], rtol=1e-6)
             assert np.all(np.isfinite(vm[i][1][t]))
         np.testing.assert_allclose(vm["shifted"][1][t], ref["xla"][1], rtol=1e-6)
+
+
+_DATA = os.environ.get("SWEEPLAB_DATA")
+_HAVE_MNIST = bool(_DATA) and (Path(_DATA) / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+@pytest.mark.skipif(not _HAVE_MNIST, reason="needs a real MNIST copy (SWEEPLAB_DATA): its saturated strokes tie")
+def test_cnn_training_with_shifted_pool_equals_xla_pool(monkeypatch):
+    """Training the seed-004 CNN (W5) on real MNIST, whose saturated strokes give exactly tied
+    windows after the conv + ReLU, with the "shifted" max-pool gives the weights of XLA's
+    ``reduce_window`` max-pool, which is Keras 3's on JAX (bitwise with jax 0.10.2). "reshape"
+    (CPU's "auto") splits a tied window's gradient: its weights are measurably away."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the conv's 'auto' is 'xla' off CPU")
+    from sweeplab.engine import trainer
+    from sweeplab.spec.expand import study_from_text
+
+    text = """
+[study]
+name = "pool-ties"
+[data]
+dataset = "mnist"
+subsample = 1280
+[model]
+layers = [
+  { type = "conv2d", filters = 28, kernel_size = 3, activation = "relu" },
+  { type = "max_pooling2d", pool_size = 2 },
+  { type = "flatten" },
+  { type = "dense", units = 10, activation = "softmax" },
+]
+[train]
+optimizer = "rmsprop"
+batch_size = 32
+epochs = 1
+"""
+    study = study_from_text(text)
+
+    def train():
+        trainer._PROGRAMS.clear()
+        (res,) = trainer.train_group(list(study.trials), study_seed=0)
+        return res.params
+
+    resolve = ops.resolve_pool_impl
+    monkeypatch.setattr(ops, "resolve_pool_impl",
+                        lambda impl, *a, **k: "shifted" if impl == "auto" else resolve(impl, *a, **k))
+    auto = train()  # the "shifted" pool
+    monkeypatch.setattr(ops, "resolve_pool_impl",
+                        lambda impl, *a, **k: "xla" if impl == "auto" else resolve(impl, *a, **k))
+    xla = train()
+    monkeypatch.setattr(ops, "resolve_pool_impl",
+                        lambda impl, *a, **k: "reshape" if impl == "auto" else resolve(impl, *a, **k))
+    split = train()
+    trainer._PROGRAMS.clear()
+    assert auto.keys() == xla.keys() == split.keys()
+
+    def diff(a):  # the largest difference from the xla-pooled weights, relative to the weights' scale
+        return max(float(np.max(np.abs(a[k] - xla[k])) / (np.max(np.abs(xla[k])) + 1e-30)) for k in xla)
+
+    # Same tie rule: equal (bitwise with jax 0.10.2; the margin allows float reassociation should
+    # XLA fuse the two programs differently); the split rule moves the weights (~3e-7 here).
+    assert diff(split) > 0.0
+    assert diff(auto) <= 0.25 * diff(split), (diff(auto), diff(split))

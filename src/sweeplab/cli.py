@@ -317,7 +317,7 @@ def _write_report(run_dir: Path, run=None, force: bool = False) -> None:
 @app.command()
 def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or built-in study name")) -> None:
     """Validate a study file; print its trials and compiled groups."""
-    from sweeplab.engine.run import plan
+    from sweeplab.engine.plan import plan_trials  # not engine.run: that loads the trainer (and JAX)
 
     s = _load(study)
     if s.spec.is_search:
@@ -326,7 +326,7 @@ def check(study: str = typer.Argument(..., metavar="STUDY", help="study file or 
             console.print("  " + line)
         return
     try:
-        groups = plan(s).groups
+        groups = plan_trials(s.trials, s.spec.study.seed).groups
     except _user_errors() as e:
         _usage(f"{s.source}: {e}")
     n_configs = len({t.config_id for t in s.trials})

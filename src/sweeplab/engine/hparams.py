@@ -31,14 +31,16 @@ import dataclasses
 import json
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sweeplab.models.layers import LAYERS
 from sweeplab.models.model import Model, mlp_layers
 from sweeplab.vocab.optimizers import OPTIMIZERS
 from sweeplab.vocab.registry import Entry
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
 
 PER_TRIAL = "<per-trial>"
 #: Train-section fields applied per trial by the Python epoch loop, not by the compiled program.

@@ -54,11 +54,15 @@ def plan_groups(trials: Iterable[TrialRecord], max_group_size: int | None = None
     """Partition trials into groups, keeping study order; split groups above ``max_group_size``."""
     by_key: dict[str, list[TrialRecord]] = {}
     keys: dict[str, str] = {}  # a configuration's seeds and folds share its config: split it once
+    seen: dict[int, tuple[dict, str]] = {}  # ... and its config object: serialise that once, too
     for t in trials:
-        blob = json.dumps(t.config, sort_keys=True, default=str)
-        if blob not in keys:
-            keys[blob] = group_key(t.config)
-        by_key.setdefault(keys[blob], []).append(t)
+        hit = seen.get(id(t.config))
+        if hit is None or hit[0] is not t.config:
+            blob = json.dumps(t.config, sort_keys=True, default=str)
+            if blob not in keys:
+                keys[blob] = group_key(t.config)
+            hit = seen[id(t.config)] = (t.config, keys[blob])
+        by_key.setdefault(hit[1], []).append(t)
     groups = []
     for key, members in by_key.items():
         size = max_group_size or len(members)

@@ -17,18 +17,21 @@ compiled program.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from math import prod
 from typing import Any, Callable
 
-import jax
-import jax.numpy as jnp
-
-from sweeplab.models import ops, rng
+from sweeplab.models import ops
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.initializers import make_initializer
 from sweeplab.vocab.params import POSITIVE, POSITIVE_INT, UNIT_OPEN_RIGHT, Name, OneOf, Pair, check_entry
 from sweeplab.vocab.registry import Entry, Param, Registry, UnknownNameError
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+rng = lazy("sweeplab.models.rng")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class LayerType:
         needs_rng: ``apply`` draws random numbers while training.
         choices: per-trial parameters naming an activation chosen inside the
             compiled program (an int32 index per trial).
+        param_shapes: ``param_shapes(cfg, in_shape) -> {name: shape}`` of what ``init``
+            returns, without drawing (planning counts parameters without JAX); raises
+            ValueError like ``init`` when the layer does not fit its input. None: the
+            model counts through ``jax.eval_shape`` of ``init``.
+        state_shapes: the same for ``init_state``.
     """
 
     keras_name: str
@@ -58,6 +66,8 @@ class LayerType:
     init_state: Callable[[dict, tuple], dict] | None = None
     needs_rng: bool = False
     choices: tuple[str, ...] = ()
+    param_shapes: Callable[[dict, tuple], dict[str, tuple]] | None = None
+    state_shapes: Callable[[dict, tuple], dict[str, tuple]] | None = None
 
 
 class LayerRegistry(Registry):
@@ -122,10 +132,18 @@ def _kernel_and_bias(cfg, key, kernel_shape, units) -> dict:
     return p
 
 
-def _dense_init(cfg, key, in_shape):
+def _with_bias(cfg, kernel_shape, units) -> dict:
+    return {"kernel": tuple(kernel_shape), **({"bias": (units,)} if cfg["use_bias"] else {})}
+
+
+def _dense_shapes(cfg, in_shape):
     if len(in_shape) != 1:
         raise ValueError(f"dense expects a flat input (add a flatten layer first), got shape {in_shape}")
-    return _kernel_and_bias(cfg, key, (in_shape[0], cfg["units"]), cfg["units"])
+    return _with_bias(cfg, (in_shape[0], cfg["units"]), cfg["units"])
+
+
+def _dense_init(cfg, key, in_shape):
+    return _kernel_and_bias(cfg, key, _dense_shapes(cfg, in_shape)["kernel"], cfg["units"])
 
 
 def _channels(v, ndim: int):
@@ -134,7 +152,6 @@ def _channels(v, ndim: int):
     return v.reshape((1,) * (ndim - 1) + (-1,))
 
 
-@jax.custom_vjp
 def _matmul(x, w):
     """``x @ w`` for rows ``x`` (batch, in) and a kernel ``w`` (in, out), whose kernel gradient
     is computed straight into the kernel's (in, out) layout.
@@ -149,21 +166,28 @@ def _matmul(x, w):
     trained parameters came out bit-equal; a deliberate choice, see the README); the input
     gradient is JAX's own.
     """
-    return x @ w
+    return _kernel_layout_matmul()(x, w)
 
 
-def _matmul_fwd(x, w):
-    return x @ w, (x, w)
+@functools.cache
+def _kernel_layout_matmul():
+    """The custom-VJP matmul of :func:`_matmul`, built on first use (JAX loads lazily)."""
 
+    @jax.custom_vjp
+    def matmul(x, w):
+        return x @ w
 
-def _matmul_bwd(res, g):
-    x, w = res
-    dx = jax.lax.dot_general(g, w, (((1,), (1,)), ((), ())))  # JAX's own input gradient
-    dw = jax.lax.dot_general(x, g, (((0,), (0,)), ((), ())))  # (in, out), no transpose
-    return dx, dw
+    def fwd(x, w):
+        return x @ w, (x, w)
 
+    def bwd(res, g):
+        x, w = res
+        dx = jax.lax.dot_general(g, w, (((1,), (1,)), ((), ())))  # JAX's own input gradient
+        dw = jax.lax.dot_general(x, g, (((0,), (0,)), ((), ())))  # (in, out), no transpose
+        return dx, dw
 
-_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+    matmul.defvjp(fwd, bwd)
+    return matmul
 
 
 def _dense_apply(cfg, p, x, hp):
@@ -171,10 +195,14 @@ def _dense_apply(cfg, p, x, hp):
     return activate(cfg, hp, y + _channels(p["bias"], y.ndim) if "bias" in p else y)
 
 
-def _conv_init(cfg, key, in_shape):
+def _conv_shapes(cfg, in_shape):
     if len(in_shape) != 3:
         raise ValueError(f"conv2d expects an image input (H, W, C), got shape {in_shape}")
-    return _kernel_and_bias(cfg, key, (*cfg["kernel_size"], in_shape[2], cfg["filters"]), cfg["filters"])
+    return _with_bias(cfg, (*cfg["kernel_size"], in_shape[2], cfg["filters"]), cfg["filters"])
+
+
+def _conv_init(cfg, key, in_shape):
+    return _kernel_and_bias(cfg, key, _conv_shapes(cfg, in_shape)["kernel"], cfg["filters"])
 
 
 def _conv_apply(cfg, p, x, hp):
@@ -210,14 +238,18 @@ def _dropout_apply(cfg, p, x, *, state=None, key=None, hp=None, train=False):
     return jnp.where(mask, x / keep, 0.0), state
 
 
+def _bn_shapes(cfg, in_shape) -> dict:
+    c = (in_shape[-1],)
+    return {**({"gamma": c} if cfg["scale"] else {}), **({"beta": c} if cfg["center"] else {})}
+
+
 def _bn_init(cfg, key, in_shape):
-    c = in_shape[-1]
-    p = {}
-    if cfg["scale"]:
-        p["gamma"] = jnp.ones((c,), jnp.float32)
-    if cfg["center"]:
-        p["beta"] = jnp.zeros((c,), jnp.float32)
-    return p
+    fill = {"gamma": jnp.ones, "beta": jnp.zeros}
+    return {name: fill[name](shape, jnp.float32) for name, shape in _bn_shapes(cfg, in_shape).items()}
+
+
+def _bn_state_shapes(cfg, in_shape) -> dict:
+    return {"moving_mean": (in_shape[-1],), "moving_variance": (in_shape[-1],)}
 
 
 def _bn_init_state(cfg, in_shape) -> dict:
@@ -257,12 +289,13 @@ _PADDING = Param("padding", "valid", "'valid' or 'same'", check=OneOf("valid", "
 
 LAYERS.add(Entry(
     "dense", LayerType("Dense", lambda c, s: (c["units"],), _stateless(_dense_apply), _dense_init,
-                       choices=("activation",)),
+                       choices=("activation",), param_shapes=_dense_shapes),
     "fully connected layer: activation(x @ kernel + bias)",
     (Param("units", None, "number of output units", check=POSITIVE_INT), _ACTIVATION, *_INIT_PARAMS),
 ))
 LAYERS.add(Entry(
-    "conv2d", LayerType("Conv2D", _conv_shape, _stateless(_conv_apply), _conv_init, choices=("activation",)),
+    "conv2d", LayerType("Conv2D", _conv_shape, _stateless(_conv_apply), _conv_init, choices=("activation",),
+                        param_shapes=_conv_shapes),
     "2-D convolution over NHWC images (kernel HWIO)",
     (Param("filters", None, "number of filters", check=POSITIVE_INT),
      Param("kernel_size", 3, "int or [h, w]", check=Pair()),
@@ -293,7 +326,8 @@ LAYERS.add(Entry(
 ))
 LAYERS.add(Entry(
     "batch_normalization", LayerType("BatchNormalization", lambda c, s: s, _bn_apply, _bn_init,
-                                     init_state=_bn_init_state),
+                                     init_state=_bn_init_state, param_shapes=_bn_shapes,
+                                     state_shapes=_bn_state_shapes),
     "normalise over the batch (moving statistics for evaluation)",
     (Param("momentum", 0.99, "moving-average momentum", check=UNIT_OPEN_RIGHT),
      Param("epsilon", 1e-3, "variance epsilon", check=POSITIVE),

@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 from math import prod
 from typing import Any
 
-import jax
-
 from sweeplab.errors import UserError
-from sweeplab.models import rng
 from sweeplab.models.layers import LAYERS
 from sweeplab.vocab.activations import ACTIVATIONS
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+rng = lazy("sweeplab.models.rng")
 
 DEFAULT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
 DEFAULT_LOSS = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
@@ -161,10 +162,15 @@ def _node(cfg: dict, in_shape: tuple, name: str) -> Node:
     kind = LAYERS.get(cfg["type"]).obj
     out = kind.out_shape(cfg, in_shape)
     n = n_state = 0
-    if kind.init is not None:
+    # Declared shapes first: counting through jax.eval_shape traces the initializers (and imports JAX).
+    if kind.param_shapes is not None:
+        n = sum(prod(s) for s in kind.param_shapes(cfg, in_shape).values())
+    elif kind.init is not None:
         shapes = jax.eval_shape(lambda k: kind.init(cfg, k, in_shape), jax.random.PRNGKey(0))
         n = sum(prod(s.shape) for s in jax.tree_util.tree_leaves(shapes))
-    if kind.init_state is not None:
+    if kind.state_shapes is not None:
+        n_state = sum(prod(s) for s in kind.state_shapes(cfg, in_shape).values())
+    elif kind.init_state is not None:
         shapes = jax.eval_shape(lambda: kind.init_state(cfg, in_shape))
         n_state = sum(prod(s.shape) for s in jax.tree_util.tree_leaves(shapes))
     return Node(name, cfg["type"], cfg, tuple(in_shape), tuple(out), n, n_state)

@@ -25,7 +25,8 @@ pass.  On CPU we therefore write:
 ``impl="xla"`` keeps ``lax.conv_general_dilated`` / ``lax.reduce_window``,
 which is what ``impl="auto"`` picks off CPU.  On CPU "auto" picks conv
 "shifted" when Cin == 1 and "patches" otherwise, and pool "reshape" when
-``strides == pool_size`` else "shifted".  See ``benchmarks/conv_ops.py``.
+``strides == pool_size`` else "shifted".  See ``benchmarks/conv_ops.py`` and
+``benchmarks/cnn_parts.py``.
 
 All functions are pure ``jax.numpy``/``lax`` code: they work under ``jax.jit``,
 ``jax.grad`` and ``jax.vmap`` (e.g. a leading trial axis on ``w``/``b``, with
@@ -34,14 +35,19 @@ All functions are pure ``jax.numpy``/``lax`` code: they work under ``jax.jit``,
 Max-pool ties
 -------------
 The forward value is identical for every impl.  Gradients differ only where a
-window holds several equal maxima (e.g. an all-zero window after a ReLU,
-where the upstream ReLU gradient is zero anyway):
+window holds several equal maxima (MNIST's saturated strokes give exact ties
+after a conv + ReLU: ~0.6 % of the seed CNN's pool windows have a positive tie):
 
-* "xla" (``reduce_window`` -> ``select_and_scatter``) and "shifted" (custom
-  VJP) send the whole gradient to the *first* maximal element of the window
-  in row-major order, like TensorFlow;
+* "xla" (``reduce_window`` -> ``select_and_scatter`` with a ``ge`` select) and
+  "shifted" (custom VJP) send the whole gradient to the *first* maximal element
+  of the window in row-major order, like TensorFlow and Keras 3 (on JAX,
+  Keras's max-pool is that same ``reduce_window``);
 * "reshape" (``jnp.max`` over the window axes) splits it *equally* among the
   tied maxima (JAX's ``reduce_max`` rule).  The total is the same.
+
+"auto" on CPU picks "reshape" when ``strides == pool_size`` (the fastest in the
+compiled seed-CNN step), so CPU runs split ties; "shifted" gives Keras's rule
+(bitwise equal to "xla" in a whole seed-CNN epoch) at 1.42x the step time there.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ import functools
 from dataclasses import dataclass
 from typing import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+lax = lazy("jax.lax")
 
 __all__ = [
     "CONV_IMPLS",
@@ -174,7 +182,13 @@ def resolve_conv_impl(impl: str = "auto", in_channels: int | None = None) -> str
 def resolve_pool_impl(
     impl: str, pool_size: tuple[int, int], strides: tuple[int, int]
 ) -> str:
-    """Concrete pool implementation: "reshape" needs ``strides == pool_size``."""
+    """Concrete pool implementation: "reshape" needs ``strides == pool_size``.
+
+    "auto" on CPU: "reshape" when ``strides == pool_size`` else "shifted". (For
+    max, "shifted" routes tied gradients like Keras and is bitwise equal to
+    "xla" in a whole epoch of the seed CNN, but made that epoch 1.42x slower
+    than "reshape": see benchmarks/README.md, 2026-12-01b.)
+    """
     if impl not in POOL_IMPLS:
         raise ValueError(f"impl must be one of {POOL_IMPLS}, got {impl!r}")
     if impl == "auto":
@@ -303,7 +317,6 @@ def _untap(g, i: int, j: int, hw: tuple[int, int], sh: int, sw: int):
     )
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
 def _max_pool_shifted(x, window, strides):
     """Max over the ph*pw strided shifted slices (x already padded, "valid").
 
@@ -311,7 +324,16 @@ def _max_pool_shifted(x, window, strides):
     Backward: each output's gradient goes to the *first* tap (row-major order
     in the window) equal to the max, like TensorFlow; ties are not split.
     """
-    return _max_pool_shifted_fwd(x, window, strides)[0]
+    return _custom_vjp(_max_pool_shifted_fwd, _max_pool_shifted_bwd)(x, window, strides)
+
+
+@functools.cache
+def _custom_vjp(fwd, bwd):
+    """``jax.custom_vjp`` of ``fwd(x, window, strides) -> (y, residuals)`` (window, strides static),
+    made on first use so that importing this module does not import JAX."""
+    f = jax.custom_vjp(lambda x, window, strides: fwd(x, window, strides)[0], nondiff_argnums=(1, 2))
+    f.defvjp(fwd, bwd)
+    return f
 
 
 def _max_pool_shifted_fwd(x, window, strides):
@@ -343,9 +365,6 @@ def _max_pool_shifted_bwd(window, strides, res, g):
             d = _untap(jnp.where(hit, g, jnp.zeros((), g.dtype)), i, j, hw, *strides)
             dx = d if dx is None else dx + d
     return (dx,)
-
-
-_max_pool_shifted.defvjp(_max_pool_shifted_fwd, _max_pool_shifted_bwd)
 
 
 def _reshape_windows(x, window, ho, wo):
@@ -441,8 +460,9 @@ def max_pool2d(
 
     impl: "auto" (CPU: "reshape" when strides == pool_size else "shifted";
     elsewhere "xla"), "xla" (``lax.reduce_window``), "reshape", "shifted".
-    Gradient ties: "xla"/"shifted" route to the first max, "reshape" splits
-    equally among tied maxima (see module docstring).
+    Gradient ties: "xla"/"shifted" route a window's gradient to its first
+    maximum like TF/Keras; "reshape" splits it equally among tied maxima (see
+    module docstring).
     """
     return _max_pool(x, _pool_geometry(x, pool_size, strides, padding, impl))
 

@@ -18,14 +18,26 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 import typer
 
 from sweeplab.errors import UserError
-from sweeplab.reproduce.published import SEEDS, Published, PublishedError, load_published
-from sweeplab.reproduce.quick import QUICK, TINY, Profile, load, seed_studies
 from sweeplab.reproduce.sizes import Size, all_sizes, available, load_size, reduce_study
+
+if TYPE_CHECKING:
+    from sweeplab.reproduce.published import Published
+    from sweeplab.reproduce.quick import Profile
+
+
+def __getattr__(name: str):
+    # QUICK, TINY, Profile: re-exported lazily; importing the study loader (and JAX with it)
+    # here would make ``sweeplab --help`` pay for it (this module is mounted on every start).
+    if name in ("QUICK", "TINY", "Profile"):
+        from sweeplab.reproduce import quick
+
+        return getattr(quick, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: the time model of --list: a fixed cost per step, seconds per multiply-add of a step (all
 #: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
@@ -81,6 +93,8 @@ def data_missing(study) -> str:
 
 def load_sized(name: str, pub: Published, profile: Profile | None, size: Size | None) -> StudyRun:
     """A study of the seed as it will run: full, reduced by ``profile`` (--quick) or by ``size`` (--size)."""
+    from sweeplab.reproduce.quick import load
+
     red = size.reduction(name) if size is not None else None
     if red is None:
         study = load(name, pub, profile)
@@ -98,6 +112,7 @@ def run_seed(pub: Published, out: Path, profile: Profile | None,
              only: Sequence[str] | None = None, size: Size | None = None) -> list[StudyRun]:
     """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped)."""
     from sweeplab.engine.run import run_study
+    from sweeplab.reproduce.quick import load
 
     runs = []
     for name in select(pub, only):
@@ -124,6 +139,8 @@ def run_seed(pub: Published, out: Path, profile: Profile | None,
 
 def select(pub: Published, only: Sequence[str] | None) -> list[str]:
     """The seed's studies, or the named ones of them (a name it lacks is a one-line error)."""
+    from sweeplab.reproduce.quick import seed_studies
+
     names = seed_studies(pub)
     if not only:
         return names
@@ -151,6 +168,8 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
         PublishedError: an unknown seed or size (one line).
     """
     from sweeplab.reproduce.document import write_reproduction
+    from sweeplab.reproduce.published import load_published
+    from sweeplab.reproduce.quick import QUICK, seed_studies
 
     pub = load_published(seed)
     if size is not None and (quick or profile is not None):
@@ -175,13 +194,13 @@ def estimate(study) -> tuple[int, float, str]:
     model (a fixed cost plus multiply-adds of a batch), fitted to 2-core CPU runs: an
     estimate, good to a factor of ~2-3. Early stopping can end trials sooner.
     """
-    from sweeplab.engine.run import plan
+    from sweeplab.engine.plan import plan_trials  # not engine.run: that loads the trainer (and JAX)
     from sweeplab.trial import TrialContext
 
     reason = data_missing(study)
     if reason:
         return 0, 0.0, "data not here"
-    planned = plan(study)
+    planned = plan_trials(study.trials, study.spec.study.seed)
     units, seconds = 0, 0.0
     for g in planned:
         w = planned.work[g.key]
@@ -223,6 +242,9 @@ def list_seeds(seeds: list[str], quick: bool, size: str | None = None) -> list[s
     beside the full one (only ``size`` when given), per study and in total, with its command.
     A study with early stopping is estimated at its epoch cap ("at the cap"): an upper bound.
     """
+    from sweeplab.reproduce.published import load_published
+    from sweeplab.reproduce.quick import QUICK, load, seed_studies
+
     lines = [f"{'QUICK profile: ' + QUICK.label() if quick else 'full size'}; times are estimates from the "
              "planner's work (trials x epochs x steps) and a rough per-step cost model"]
     for seed in seeds:
@@ -289,6 +311,7 @@ def command(
     skips finished trials. See docs/reproductions/README.md.
     """
     from sweeplab.errors import MachineError
+    from sweeplab.reproduce.published import SEEDS, PublishedError, load_published
 
     if seed is not None and not re.fullmatch(r"(seed)?[0-9]{3}", seed):
         _usage(f"SEED: {seed!r}: accepted: {', '.join(SEEDS)}")

@@ -98,7 +98,8 @@ def read_tree(base: Path) -> Tree:
         PublishedError: ``base`` is not a reproduction tree (one line).
     """
     import sweeplab
-    from sweeplab.reproduce.command import load_sized, seed_studies
+    from sweeplab.reproduce.command import load_sized
+    from sweeplab.reproduce.quick import seed_studies
     from sweeplab.reproduce.published import PublishedError
     from sweeplab.reproduce.sizes import judge, load_size
     from sweeplab.reproduce.verdict import compare

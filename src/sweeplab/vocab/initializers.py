@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-import jax
-import jax.numpy as jnp
-
 from sweeplab.vocab.params import NON_NEGATIVE, POSITIVE, OneOf, check_params
 from sweeplab.vocab.registry import Param, Registry
 
-Initializer = Callable[..., jax.Array]
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+
+Initializer = Callable[..., "jax.Array"]
 
 INITIALIZERS = Registry("initializer")
 

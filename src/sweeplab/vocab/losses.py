@@ -23,12 +23,13 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-import jax
-import jax.numpy as jnp
-
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.params import POSITIVE, check_params
 from sweeplab.vocab.registry import Param, Registry
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
 
 LOSSES = Registry("loss")
 

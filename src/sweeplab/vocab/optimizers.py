@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import jax
-import jax.numpy as jnp
-import optax
-
 from sweeplab.vocab.params import (NON_NEGATIVE, POSITIVE, UNIT, UNIT_OPEN_RIGHT,
                                    between, check_params, le)
 from sweeplab.vocab.registry import Param, Registry
+
+from sweeplab._lazy import lazy  # JAX loads on first use: validation does not need it
+jax = lazy("jax")
+jnp = lazy("jax.numpy")
+optax = lazy("optax")
 
 OPTIMIZERS = Registry("optimizer")
 
@@ -48,7 +49,7 @@ class KerasOptState(NamedTuple):
     scalars: dict[str, jax.Array]
 
 
-LeafStep = Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
+LeafStep = Callable[..., "tuple[jax.Array, dict[str, jax.Array]]"]
 
 
 def _keras_transform(name: str, leaf_step: LeafStep, slot_init: dict[str, float],
