@@ -249,3 +249,28 @@ def test_declared_shapes_refuse_what_init_refuses():
     assert LAYERS.get("conv2d").obj.param_shapes(no_bias, (5, 5, 3)) == {"kernel": (3, 3, 3, 2)}
     bn = LAYERS.validate({"type": "batch_normalization", "center": False})
     assert LAYERS.get("batch_normalization").obj.param_shapes(bn, (7,)) == {"gamma": (7,)}
+
+
+def test_a_layer_refusing_its_input_is_a_user_error_but_a_bug_keeps_its_type(monkeypatch):
+    # Building a model used to turn ANY ValueError from a layer's shape code into a one-line user
+    # error, so a bug in sweeplab looked like a mistake in the study file.
+    from sweeplab.data.pipeline import HeadInfo
+    from sweeplab.errors import UserError
+    from sweeplab.models import ops
+    from sweeplab.models.model import build_model
+    from sweeplab.spec.schema import ModelSpec, TrainSpec
+
+    def build(layers, shape=(28, 28, 1)):
+        spec = ModelSpec.model_validate({"layers": layers})
+        return build_model(spec, TrainSpec(), {"output": HeadInfo("output", "multiclass", 10, None)}, shape)
+
+    with pytest.raises(UserError, match="layer 'conv2d.*kernel .* is larger than its input"):
+        build([{"type": "conv2d", "filters": 2, "kernel_size": 5}, {"type": "flatten"}], (4, 4, 1))
+
+    def buggy(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(ops, "conv_output_shape", buggy)
+    with pytest.raises(ValueError, match="broadcast") as caught:
+        build([{"type": "conv2d", "filters": 2, "kernel_size": 3}, {"type": "flatten"}])
+    assert not isinstance(caught.value, UserError)

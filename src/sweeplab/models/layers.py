@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any, Callable
 
+from sweeplab.errors import UserError
 from sweeplab.models import ops
 from sweeplab.vocab.activations import ACTIVATIONS
 from sweeplab.vocab.initializers import make_initializer
@@ -75,12 +76,12 @@ class LayerRegistry(Registry):
 
     def validate(self, layer: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(layer, dict) or "type" not in layer:
-            raise ValueError(f"a layer is a table with a 'type' (one of {', '.join(self.names())}), got {layer!r}")
+            raise UserError(f"a layer is a table with a 'type' (one of {', '.join(self.names())}), got {layer!r}")
         entry = self.get(layer["type"])
         accepted = {p.name for p in entry.params} | {"type", "name"}
         for key in layer:
             if key not in accepted:
-                raise ValueError(
+                raise UserError(
                     f"unknown parameter {key!r} for layer {entry.name!r}; accepted: {', '.join(sorted(accepted))}"
                 )
         given = {k: v for k, v in layer.items() if k not in ("type", "name")}
@@ -138,7 +139,7 @@ def _with_bias(cfg, kernel_shape, units) -> dict:
 
 def _dense_shapes(cfg, in_shape):
     if len(in_shape) != 1:
-        raise ValueError(f"dense expects a flat input (add a flatten layer first), got shape {in_shape}")
+        raise UserError(f"dense expects a flat input (add a flatten layer first), got shape {in_shape}")
     return _with_bias(cfg, (in_shape[0], cfg["units"]), cfg["units"])
 
 
@@ -197,7 +198,7 @@ def _dense_apply(cfg, p, x, hp):
 
 def _conv_shapes(cfg, in_shape):
     if len(in_shape) != 3:
-        raise ValueError(f"conv2d expects an image input (H, W, C), got shape {in_shape}")
+        raise UserError(f"conv2d expects an image input (H, W, C), got shape {in_shape}")
     return _with_bias(cfg, (*cfg["kernel_size"], in_shape[2], cfg["filters"]), cfg["filters"])
 
 
@@ -212,19 +213,19 @@ def _conv_apply(cfg, p, x, hp):
 
 def _conv_shape(cfg, s):
     if len(s) != 3:
-        raise ValueError(f"conv2d expects an image input (H, W, C), got shape {s}")
+        raise UserError(f"conv2d expects an image input (H, W, C), got shape {s}")
     h, w = ops.conv_output_shape(s[:2], cfg["kernel_size"], cfg["strides"], cfg["padding"])
     if h < 1 or w < 1:
-        raise ValueError(f"conv2d kernel {cfg['kernel_size']} is larger than its input {s[:2]}")
+        raise UserError(f"conv2d kernel {cfg['kernel_size']} is larger than its input {s[:2]}")
     return (h, w, cfg["filters"])
 
 
 def _pool_shape(cfg, s):
     if len(s) != 3:
-        raise ValueError(f"pooling expects an image input (H, W, C), got shape {s}")
+        raise UserError(f"pooling expects an image input (H, W, C), got shape {s}")
     h, w = ops.pool_output_shape(s[:2], cfg["pool_size"], cfg["strides"], cfg["padding"])
     if h < 1 or w < 1:
-        raise ValueError(f"pool size {cfg['pool_size']} is larger than its input {s[:2]}")
+        raise UserError(f"pool size {cfg['pool_size']} is larger than its input {s[:2]}")
     return (h, w, s[2])
 
 

@@ -182,7 +182,7 @@ def _chain(cfgs, in_shape, namer, fixed_names=None):
         name = cfg.get("name") or (fixed_names or {}).get(i) or namer(cfg["type"])
         try:
             node = _node(cfg, shape, name)
-        except ValueError as e:
+        except UserError as e:  # the layer refuses its input; any other ValueError is a bug, shown as one
             raise UserError(f"layer {name!r} ({cfg['type']}): {e}") from None
         nodes.append(node)
         shape = node.out_shape
