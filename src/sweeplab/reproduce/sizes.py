@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from sweeplab import values as V
-from sweeplab.reproduce.published import PublishedError
+from sweeplab.reproduce.published import PublishedError, _fail, _keys  # the published files' one-line errors
 from sweeplab.reproduce.verdict import NOT_COMPARABLE, Comparison, Verdict
 
 _SIZE_KEYS = {"summary", "study"}
@@ -199,17 +199,6 @@ def _table(src: str, where: str, value: Any) -> dict:
     return value
 
 
-def _keys(src: str, where: str, table: Mapping, accepted: set[str]) -> None:
-    for key in table:
-        if key not in accepted:
-            _fail(src, f"{where}: unknown key", key, f"accepted keys: {', '.join(sorted(accepted))}")
-
-
-def _fail(src: str, where: str, value: Any, accepted: str):
-    from sweeplab.spec.errors import short_repr
-
-    shown = value if isinstance(value, str) and value.startswith("(") else short_repr(value)
-    raise PublishedError(f"{src}: {where}: {shown}: accepted: {accepted}")
 
 
 # ---------------------------------------------------------------- applying a reduction
