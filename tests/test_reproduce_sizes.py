@@ -157,6 +157,25 @@ def test_faithful_1h_keeps_three_seeds_and_says_what_each_row_loses(seed):
     assert all(size.reduction(n) is None or size.reduction(n).skip or size.reduction(n).why for n in seed_studies(pub))
 
 
+def test_seed002_faithful_1h_is_gridsearchcvs_own_protocol_and_resumes_from_a_full_run():
+    """Seed 002's grid search at faithful-1h: one repeat x 5 folds per configuration, as the
+    report's GridSearchCV (n = 5 per row), every other study at full size; and its trials are the
+    full run's repeat-0 trials (same ids), so a full run's store resumes into it without retraining."""
+    pub = load_published("002")
+    size = load_size("002", "faithful-1h", seed_studies(pub))
+    assert [n for n in seed_studies(pub) if size.reduction(n) is not None] == ["seed002-grid-search"]
+    full = load("seed002-grid-search", pub, None)
+    small = reduce_study(full, size.reduction("seed002-grid-search"))
+    assert (small.spec.study.repeats, small.spec.train.cross_validation) == (1, 5)
+    assert len(small.trials) == 7500 and len(full.trials) == 22500
+    per_config: dict = {}
+    for t in small.trials:
+        per_config.setdefault(t.config_id, []).append(t.fold)
+    assert len(per_config) == 1500 and all(sorted(f) == [0, 1, 2, 3, 4] for f in per_config.values())
+    full_ids = {t.trial_id for t in full.trials if t.repeat == 0}
+    assert {t.trial_id for t in small.trials} == full_ids
+
+
 def test_list_shows_the_reduced_estimate_beside_the_full_one():
     lines = list_seeds(["003"], quick=False)
     cnn = next(x for x in lines if x.strip().startswith("seed003-cnn"))
@@ -167,7 +186,7 @@ def test_list_shows_the_reduced_estimate_beside_the_full_one():
 
 def test_bad_size_is_one_line_exit_2(tmp_path):
     for args in (["003", "--size", "nope"], ["003", "--size", "faithful-1h", "--quick"],
-                 ["002", "--size", "faithful-1h"], ["--list", "--size", "nope"]):
+                 ["000", "--size", "faithful-1h"], ["--list", "--size", "nope"]):
         r = subprocess.run(CLI + ["reproduce", *args, "--out", str(tmp_path)], capture_output=True, text=True,
                            timeout=600)
         assert r.returncode == 2, (args, r.stderr)
