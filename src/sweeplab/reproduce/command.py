@@ -43,7 +43,12 @@ def __getattr__(name: str):
 #: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
 #: short runs of docs/seeds.md on the shared 2-core development machine (seed000-batch-size:
 #: ~2e-4 s per step of a tiny model; seed003-cnn and seed004-clocks: ~6e-11 to 1e-10 s per MAC)
+#: ... plus a cost per trial and step of a group (each trial's gather, small ops and optimizer
+#: update: ~30-60 us for the 5-25-unit MLPs of seed002-grid-search, measured in groups of 100 and
+#: 300 on the same machine; without it the 22,500-trial grid was estimated at 15 min and its f1
+#: third alone took 71 min).
 _STEP_SECONDS = 2e-4
+_TRIAL_STEP_SECONDS = 4e-5
 _MAC_SECONDS = 8e-11
 _COMPILE_SECONDS = 8.0  # per compiled group
 
@@ -208,7 +213,8 @@ def estimate(study) -> tuple[int, float, str]:
         macs = _macs(ctx.model) * ctx.batch_size * len(g.trials)
         steps = w.epochs * max(w.steps, 1)
         units += steps * len(g.trials)
-        seconds += _COMPILE_SECONDS + steps * (_STEP_SECONDS + _MAC_SECONDS * 3 * macs)  # forward + backward
+        seconds += _COMPILE_SECONDS + steps * (_STEP_SECONDS + _TRIAL_STEP_SECONDS * len(g.trials)
+                                               + _MAC_SECONDS * 3 * macs)  # forward + backward
     return units, seconds, ""
 
 
