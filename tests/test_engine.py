@@ -257,3 +257,76 @@ def test_output_activation_of_a_layer_list_stays_structure():
                         'layers = [{ type = "flatten" }, { type = "dense", units = 8 }, '
                         '{ type = "dense", units = 10, activation = "softmax" }]')
     assert len(plan_groups(study_from_text(text).trials)) == 2
+
+
+CNN_DIGITS = """
+[study]
+name = "cnn"
+seed = 0
+
+[data]
+dataset = "digits"
+
+[model]
+layers = [
+  {{ type = "conv2d", filters = 4, kernel_size = 3, activation = "relu" }},
+  {{ type = "max_pooling2d", pool_size = 2 }},
+  {{ type = "flatten" }},
+  {{ type = "dense", units = 8, activation = "relu" }},
+  {{ type = "dropout", rate = 0.2 }},
+  {{ type = "dense", units = 10, activation = "softmax" }},
+]
+
+[train]
+optimizer = "rmsprop"
+batch_size = {batch_size}
+epochs = 2
+"""
+
+
+def _cnn_setup(batch_size=32):
+    from sweeplab.engine import trainer
+
+    study = study_from_text(CNN_DIGITS.format(batch_size=batch_size))
+    return study, trainer._setup_group(list(study.trials), study.spec.study.seed)
+
+
+def test_single_channel_cnn_keeps_its_training_images_float32_on_the_device():
+    """A first conv computed tap by tap reads the batch once per tap, and XLA repeats the uint8 ->
+    float32 conversion in every fused reader (W5: ~10 % of the step): such groups store float32."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the conv's 'auto' is 'xla' off CPU: images stay uint8")
+    _, g = _cnn_setup()
+    assert g.X.dtype == jnp.float32
+    assert g.program.spec.affine == (1.0, 0.0)
+    assert g.prepared.train.x.dtype == np.float32  # validation and test splits alike
+    # An MLP on the same images keeps them uint8 (converted inside the step).
+    from sweeplab.engine import trainer
+
+    mlp = make()
+    g2 = trainer._setup_group(list(mlp.trials), mlp.spec.study.seed)
+    assert g2.X.dtype == jnp.uint8
+
+
+def test_cnn_trains_the_same_weights_from_float32_and_uint8_images(monkeypatch):
+    """The float32 storage of a conv group changes no result: the same x * scale in float32
+    (bitwise with jax 0.10.2 on the seed CNN's shape of model, dropout included)."""
+    from sweeplab.engine import trainer
+
+    study, _ = _cnn_setup(batch_size=24)  # 1,797 rows: a last partial batch too
+
+    def train():
+        trainer._PROGRAMS.clear()
+        (res,) = trainer.train_group(list(study.trials), study_seed=0)
+        return res
+
+    f32 = train()
+    monkeypatch.setattr(trainer, "_input_read_per_tap", lambda model: False)
+    _, g = _cnn_setup()
+    assert g.X.dtype == jnp.uint8
+    u8 = train()
+    trainer._PROGRAMS.clear()
+    assert f32.params.keys() == u8.params.keys()
+    for k in u8.params:
+        np.testing.assert_array_equal(f32.params[k], u8.params[k], err_msg=k)
+    assert f32.history == u8.history
