@@ -18,7 +18,6 @@ import numpy as np
 from sweeplab.engine.events import EpochDone, Emit, GroupFinished, GroupStarted, ignore
 from sweeplab.engine.hparams import HP, program_key, static_opt_params, trial_hps
 from sweeplab.engine.program import GroupProgram, ProgramSpec, host
-from sweeplab.models import ops
 from sweeplab.models.model import Model
 from sweeplab.records import DIVERGED, FINISHED, PRUNED, TrialRecord, TrialResult
 from sweeplab.trial import TrialContext
@@ -240,11 +239,9 @@ def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
     models = [c.model for c in contexts]
     model, hp = trial_hps([t.config for t in trials], models)
     rows = _rows(trials, prepared, train, dseed)
-    if rows.whole_split or _input_read_per_tap(model):
-        # Images stay uint8 on the device and are converted inside each step, except: a full
-        # batch would convert the whole split every epoch; and a first conv computed tap by tap
-        # has XLA redo the conversion in each of its fused readers, so both keep float32 (the
-        # same values: the pipeline's float32 is the same x * a (+ b) in float32).
+    if rows.whole_split:
+        # Images stay uint8 on the device and are converted inside each step; a full batch
+        # would convert the whole split every epoch, so keep that one as float32 instead.
         prepared = contexts[0].with_storage("float32")
     spec = ProgramSpec(batch_size=rows.batch_size, n_train=rows.n_train, shuffle=bool(train.shuffle),
                        gradient_norms=train.gradient_norms, eval_batch_size=train.eval_batch_size,
@@ -255,23 +252,6 @@ def _setup_group(trials: list[TrialRecord], study_seed: int) -> _Setup:
     validate, n_val = _validation(program, data, rows, prepared, X, Y, hp)
     return _Setup(trials, train, [sp.train.early_stopping for sp in specs], prepared, model, models, rows,
                   program, hp, X, Y, validate, n_val)
-
-
-def _input_read_per_tap(model: Model) -> bool:
-    """The model's input goes straight into a conv computed as shifted slices x matmul (CPU,
-    one input channel: ``ops.resolve_conv_impl``).
-
-    XLA fuses the uint8 -> float32 conversion of the batch into every reader instead of
-    converting once: for the seed-004 CNN (W5) the nine taps' kernel-gradient slices and the
-    three fusions that recompute the conv (forward, pool backward, ReLU backward), and the step
-    ran ~10 % slower than with float32 storage (interleaved, bitwise-equal results;
-    benchmarks/README.md, "W5 step vs hand-written JAX, session 2026-12-02"). Costs 4 bytes
-    instead of 1 per pixel on the device (MNIST's training split: 188 MB instead of 47 MB).
-    """
-    first = model.trunk[0] if model.trunk else None
-    if first is None or first.kind != "conv2d" or len(first.in_shape) != 3:
-        return False
-    return ops.resolve_conv_impl("auto", first.in_shape[2]) == "shifted"
 
 
 def _prune(states, rule, epoch: int) -> None:
