@@ -103,6 +103,12 @@ def test_size_run_labels_every_row_and_judges_by_the_reduction(tmp_path, test_si
     assert "**Reduced at size tiny-test:** not run. Why: not in this test" in md
     html = md_path.with_suffix(".html").read_text(encoding="utf-8")
     assert "Size tiny-test — a reduced reproduction" in html
+    # the published page says a skipped study's reason once, without "not run: not run"
+    from sweeplab.reproduce.publish import publish
+    page = publish(md_path.parent, tmp_path / "docs").read_text(encoding="utf-8")
+    assert "| seed002-samples | — | — | — | not run: at size tiny-test: not in this test |" in page
+    section = page.split("### seed002-samples", 1)[1].split("\n### ", 1)[0]
+    assert section.count("not in this test") == 1 and "Reduced at size" not in section, section
 
 
 @needs_mnist

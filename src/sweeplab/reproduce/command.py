@@ -107,7 +107,7 @@ def load_sized(name: str, pub: Published, profile: Profile | None, size: Size | 
     full = load(name, pub, None)
     if red.skip:
         return StudyRun(name, Path(), study=full, full=full, reduction=red,
-                        skipped_reason=f"not run at size {size.name}: {red.skip}")
+                        skipped_reason=f"at size {size.name}: {red.skip}")
     study = reduce_study(full, red)
     return StudyRun(name, Path(), n_trials=len(study.trials), study=study, full=full, reduction=red)
 

@@ -229,8 +229,8 @@ def _side_by_side(t: Tree) -> list[str]:
                          f"\"{tr.defaults}\"`, `train.shuffle = {json.dumps(tr.shuffle)}`")
         if r.skipped_reason:
             lines.append(f"- **Not run:** {r.skipped_reason}")
-        if t.size is not None and r.reduction is not None:
-            lines.append(f"- **Reduced at size {t.size.name}:** {r.reduction.skip or r.reduction.why}")
+        if t.size is not None and r.reduction is not None and not r.reduction.skip:  # a skip: said once, above
+            lines.append(f"- **Reduced at size {t.size.name}:** {r.reduction.why}")
         lines += ["", *(_table(mine) if mine else []), ""]
     other = [c for c in t.comps if c.row.study not in {r.name for r in t.runs}]
     if other:
