@@ -97,6 +97,12 @@ def test_one_type_rule_for_every_table():
         check_params(LAYERS, "dense", {"units": 2, "use_bias": "no"})
     with pytest.raises(InvalidParamError, match="must be a finite number. Got True instead"):
         check_params(REGISTRIES["optimizer"], "sgd", {"momentum": True})
+    # an integer too large for a float is refused as one, not an OverflowError (found by the spec fuzzer:
+    # a 2,000-digit dropout rate in a sweep)
+    with pytest.raises(InvalidParamError, match="must be a finite number"):
+        check_params(LAYERS, "dropout", {"rate": 10 ** 400})
+    with pytest.raises(InvalidParamError, match="must be an integer"):
+        check_params(LAYERS, "dense", {"units": float("inf")})
 
 
 def test_a_huge_rejected_value_is_shown_bounded():

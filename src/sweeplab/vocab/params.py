@@ -63,6 +63,14 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _finite(value: Any) -> bool:
+    """A real number that is a finite float (an integer too large for a float is not: 10**400)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _as_type(kind: type | None, value: Any) -> Any:
     """The one type rule (see the module docstring); raises _Reject."""
     if kind is bool:
@@ -76,11 +84,11 @@ def _as_type(kind: type | None, value: Any) -> Any:
     if kind is int:
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
             return int(value)
-        if _is_real(value) and math.isfinite(float(value)) and float(value).is_integer():
+        if _is_real(value) and _finite(value) and float(value).is_integer():
             return int(value)
         raise _Reject("an integer")
     if kind is float:
-        if not _is_real(value) or not math.isfinite(float(value)):
+        if not _is_real(value) or not _finite(value):
             raise _Reject("a finite number")
         return float(value)
     return value
