@@ -336,6 +336,19 @@ def flops_per_epoch(name: str) -> dict:
             "matmul_flops": float(seeds * (n_train * train + n_val * fwd))}
 
 
+def _keras_update(opt: str, p, g, s, t):
+    """One parameter's update by Keras's default RMSprop or Adam (``s``: its slots, ``t``: the step)."""
+    import jax.numpy as jnp
+
+    if opt == "rmsprop":
+        v = 0.9 * s[0] + 0.1 * g * g
+        return p - 1e-3 * g / jnp.sqrt(v + 1e-7), (v,)
+    m = s[0] + (g - s[0]) * 0.1
+    v = s[1] + (g * g - s[1]) * 0.001
+    alpha = 1e-3 * jnp.sqrt(1.0 - 0.999 ** t) / (1.0 - 0.9 ** t)
+    return p - alpha * m / (jnp.sqrt(v) + 1e-7), (m, v)
+
+
 def optimizer_floor(name: str, reps: int = 3) -> float:
     """Seconds per epoch of the optimizer's update alone, measured: every parameter of the workload
     updated ``steps`` times by the same rule (Keras defaults, as the hand-written variant) in one
@@ -357,14 +370,7 @@ def optimizer_floor(name: str, reps: int = 3) -> float:
     grads = [jnp.asarray(rng.standard_normal(s, np.float32) * 1e-3) for s in shapes]
     n_slots = 1 if opt == "rmsprop" else 2
 
-    def update(p, g, s, t):
-        if opt == "rmsprop":
-            v = 0.9 * s[0] + 0.1 * g * g
-            return p - 1e-3 * g / jnp.sqrt(v + 1e-7), (v,)
-        m = s[0] + (g - s[0]) * 0.1
-        v = s[1] + (g * g - s[1]) * 0.001
-        alpha = 1e-3 * jnp.sqrt(1.0 - 0.999 ** t) / (1.0 - 0.9 ** t)
-        return p - alpha * m / (jnp.sqrt(v) + 1e-7), (m, v)
+    update = partial(_keras_update, opt)
 
     @partial(jax.jit, donate_argnums=(0, 1))
     def run(ps, slots, gs):
@@ -444,14 +450,7 @@ def run_handjax(name: str, epochs: int, data) -> list[float]:
             ok = jnp.argmax(z, axis=1) == y
         return jnp.sum(per * m) / jnp.maximum(jnp.sum(m), 1.0), jnp.sum(ok * m)
 
-    def update(p, g, s, t):
-        if opt == "rmsprop":
-            v = 0.9 * s[0] + 0.1 * g * g
-            return p - 1e-3 * g / jnp.sqrt(v + 1e-7), (v,)
-        m = s[0] + (g - s[0]) * 0.1
-        v = s[1] + (g * g - s[1]) * 0.001
-        alpha = 1e-3 * jnp.sqrt(1.0 - 0.999 ** t) / (1.0 - 0.9 ** t)
-        return p - alpha * m / (jnp.sqrt(v) + 1e-7), (m, v)
+    update = partial(_keras_update, opt)
 
     zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)
     state = (zeros(),) if opt == "rmsprop" else (zeros(), zeros())
