@@ -206,8 +206,10 @@ def test_ctrl_c_on_the_driver_ends_the_workers_and_keeps_the_committed_groups(tm
 
 
 @pytest.mark.parametrize("args, line, code", [
-    (["--executor", "threads"], "error: --executor: 'threads': accepted: local, processes, ray", 2),
-    (["--workers", "2"], "error: --workers: 2: only for the processes executor (a Ray cluster has its own)", 2),
+    (["--executor", "threads"], "error: --executor: 'threads': accepted: auto, local, processes, ray", 2),
+    (["--executor", "local", "--workers", "2"],
+     "error: --workers: 2: only for the processes executor (a Ray cluster has its own)", 2),
+    (["--address", "x:1"], "error: --address: x:1: only for the ray executor", 2),
     (["--executor", "ray", "--address", "127.0.0.1:1"],
      "error: --address: 127.0.0.1:1: cannot connect to the Ray cluster", 1),
     (["--executor", "ray", "--address", "127.0.0.1"], "error: --address: 127.0.0.1: accepted: auto, HOST:PORT", 2),

@@ -20,7 +20,7 @@ def load_study(study):
     return _load_study(study)
 
 
-def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progress=False, executor=None):
+def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progress=False, executor="auto"):
     """Train every unfinished trial of ``study`` (a Study, a path or a built-in name).
 
     Args:
@@ -30,8 +30,10 @@ def run(study, run_dir=None, *, fresh: bool = False, report: bool = False, progr
             10 s of training) in a log. Or a callable that receives the progress
             events (:mod:`sweeplab.engine.events`), such as a
             :class:`sweeplab.engine.progress.Progress` subclass.
-        executor: what trains the groups: ``"local"`` (default: in this process, one
-            group at a time), ``"processes"`` (one worker process per core), ``"ray"``
+        executor: what trains the groups: ``"auto"`` (default: ``"local"`` or ``"processes"``,
+            whichever is estimated faster for the study's groups, as ``sweeplab run`` does),
+            ``"local"`` (in this process, one group at a time), ``"processes"`` (one worker
+            process per core), ``"ray"``
             (a Ray cluster, ``ray.init(address="auto")``), or an executor object
             (:mod:`sweeplab.engine.executor`, e.g. ``ProcessExecutor(workers=4)``,
             ``RayExecutor("HOST:PORT")``); see ``docs/scaling.md``.

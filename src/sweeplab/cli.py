@@ -227,11 +227,13 @@ def run(
                                help="start over; earlier results are moved to <out>.old-<time>"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
     max_group_size: Optional[int] = typer.Option(None, min=1, help="at most this many trials per compiled group"),
-    executor: str = typer.Option("local", "--executor",
+    executor: str = typer.Option("auto", "--executor",
                                  help="where groups train: local (this process), processes (one group per "
-                                      "worker process), ray (a Ray cluster); see docs/scaling.md"),
+                                      "worker process), ray (a Ray cluster), auto (local or processes, whichever "
+                                      "is estimated faster for the planned groups); see docs/scaling.md"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1,
-                                          help="--executor processes: worker processes (default: one per core)"),
+                                          help="--executor processes/auto: worker processes (default: one per "
+                                               "core)"),
     address: Optional[str] = typer.Option(None, "--address",
                                           help="--executor ray: the cluster, auto or HOST:PORT"),
 ) -> None:
@@ -242,14 +244,18 @@ def run(
     _signals.set_message(safe.message)
     _signals.check()
     from sweeplab.engine.cache import enable_compilation_cache
-    from sweeplab.engine.executor import make_executor
+    from sweeplab.engine.executor import Auto, make_executor, resolve
     from sweeplab.engine.run import default_run_dir, plan, run_study
     from sweeplab.store import RunLock, StoreError, finished_ids
 
     enable_compilation_cache()
     _signals.check()
     try:
-        runner = make_executor(executor, workers=workers, address=address)
+        if executor == "auto":  # chosen by run_study from the planned groups; its options checked now
+            resolve("auto", [], workers=workers, address=address)
+            runner = Auto(workers)
+        else:
+            runner = make_executor(executor, workers=workers, address=address)
         if hasattr(runner, "connect"):  # a cluster: reached (or refused) before anything is written
             runner.connect()
     except _user_errors() as e:
@@ -286,7 +292,8 @@ def run(
     try:
         with safe:
             summary = run_study(s, run_dir, fresh=fresh, progress=safe, lock=lock, planned=planned,
-                                max_group_size=max_group_size, executor=runner)
+                                max_group_size=max_group_size, executor=runner,
+                                on_choice=lambda c: console.print(f"executor: {c.line()}"))
     except StoreError as e:
         _store_error(e)
     except _user_errors() as e:  # data missing, or a model that does not fit the data

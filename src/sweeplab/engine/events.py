@@ -26,6 +26,7 @@ class GroupWork:
     trials: int
     epochs: int
     steps: int
+    macs: float = 0.0  # multiply-adds of one trial's forward pass over one batch (the time model's)
 
     @property
     def units(self) -> int:

@@ -86,6 +86,9 @@ def train_task(task: GroupTask, emit: Emit = ignore) -> list[TrialResult]:
 class LocalExecutor:
     """Trains in this process, one group at a time, in the order submitted."""
 
+    #: groups trained at once (a parallel executor's is larger: the driver then submits longest first)
+    concurrency = 1
+
     def __init__(self) -> None:
         self._queue: deque[GroupTask] = deque()
 
@@ -101,8 +104,9 @@ class LocalExecutor:
         self._queue.clear()
 
 
-#: the executors ``sweeplab run --executor`` and ``sweeplab.run(executor=...)`` accept by name
-EXECUTORS = ("local", "processes", "ray")
+#: the executors ``sweeplab run --executor`` and ``sweeplab.run(executor=...)`` accept by name;
+#: ``auto`` is ``local`` or ``processes``, chosen per run from the planned groups (:func:`resolve`)
+EXECUTORS = ("auto", "local", "processes", "ray")
 
 
 class ExecutorError(MachineError):
@@ -125,10 +129,12 @@ def make_executor(name: str, *, workers: int | None = None, address: str | None 
         raise UserError(f"executor: {name!r}: accepted: {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
-    if workers is not None and name != "processes":
+    if workers is not None and name not in ("processes", "auto"):
         raise UserError(f"workers: {workers}: only for the processes executor (a Ray cluster has its own)")
     if address is not None and name != "ray":
         raise UserError(f"address: {address}: only for the ray executor")
+    if name == "auto":
+        raise UserError("executor: 'auto' is chosen from a planned run: use engine.executor.resolve")
     if name == "processes":
         from sweeplab.engine.executor_processes import ProcessExecutor
 
@@ -138,3 +144,34 @@ def make_executor(name: str, *, workers: int | None = None, address: str | None 
 
         return RayExecutor(address)
     return LocalExecutor()
+
+
+@dataclass(frozen=True)
+class Auto:
+    """The ``auto`` executor with its option: at most ``workers`` worker processes (default: one per core)."""
+
+    workers: int | None = None
+
+
+def resolve(name: str, work, *, workers: int | None = None, address: str | None = None):
+    """The executor called ``name`` for a run of the planned groups ``work``: ``(executor, choice)``.
+
+    ``auto`` becomes ``local`` or ``processes`` by :func:`sweeplab.engine.cost.choose`
+    (``workers``: at most this many worker processes; default one per core); ``choice``
+    says which and why (None for a name given explicitly).
+
+    Raises:
+        UserError, ExecutorError: as :func:`make_executor`.
+    """
+    if name != "auto":
+        return make_executor(name, workers=workers, address=address), None
+    make_executor("local", address=address)  # the same checks of the options (address: ray only)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
+    from sweeplab.engine import cost
+
+    n = cost.cores() if workers is None else workers
+    choice = cost.choose(list(work), n_cores=n)
+    if choice.name == "processes":
+        return make_executor("processes", workers=choice.workers), choice
+    return LocalExecutor(), choice

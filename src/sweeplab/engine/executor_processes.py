@@ -154,17 +154,22 @@ class ProcessExecutor:
         self._queue: deque = deque()
         self._outstanding: dict[int, object] = {}  # index -> task not yet yielded
         self._tries: dict[int, int] = {}
-        self._yielded: set[int] = set()
         self._workers: list[_Worker] = []
         self._next_id = 0
         self._cores = core_sets(self.n) if pin else [None] * self.n
         self._unhook = None
         self.deaths = 0  # workers that died while training (for tests and logs)
 
+    @property
+    def concurrency(self) -> int:
+        """Groups trained at once (the driver submits the longest first when it is above 1)."""
+        return self.n
+
     # -- protocol ------------------------------------------------------------------------------------
     def submit(self, task) -> None:
         self._queue.append(task)
         self._outstanding[task.index] = task
+        self._tries.pop(task.index, None)  # indices restart with each run that reuses the pool
 
     def results(self, emit=None) -> Iterator:
         from multiprocessing.connection import wait
@@ -185,10 +190,9 @@ class ProcessExecutor:
                 if w.conn in ready or w.proc.sentinel in ready:
                     done = self._read(w, emit)
                     for task, results in done:
-                        if task.index in self._yielded:
-                            continue  # a retried group whose first result came after all
-                        self._yielded.add(task.index)
-                        self._outstanding.pop(task.index, None)
+                        if self._outstanding.get(task.index) is not task:
+                            continue  # a retried group whose first result came after all (or an earlier run's)
+                        self._outstanding.pop(task.index)
                         yield GroupDone(task, results)
 
     def cancel(self) -> None:

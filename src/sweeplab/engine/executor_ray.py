@@ -127,6 +127,9 @@ class RayExecutor:
         max_retries: how often Ray runs a task again after its worker or node died.
     """
 
+    #: a cluster trains many groups at once: the driver submits them longest first
+    concurrency = 1 << 16
+
     def __init__(self, address: str | None = None, *, num_cpus: float = 1, num_gpus: float = 0,
                  max_retries: int = 3) -> None:
         check_address(address)

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from sweeplab.engine.cost import model_macs
 from sweeplab.engine.hparams import PER_TRIAL, split_config  # noqa: F401  (PER_TRIAL: re-exported)
 from sweeplab.engine.progress import GroupWork, steps_per_epoch
 from sweeplab.errors import UserError
@@ -204,9 +205,10 @@ def plan_trials(trials: Iterable[TrialRecord], study_seed: int, *, max_group_siz
         limit = max_trials_for(ctx.model.n_params, ctx.batch_size, _activations(ctx.model),
                                **({"budget_bytes": budget_bytes} if budget_bytes else {}))
         steps = steps_per_epoch(len(ctx.data.train), train.batch_size, train.cross_validation)
+        macs = model_macs(ctx.model) * ctx.batch_size
         for part in split_by_memory(g, limit):
             groups.append(part)
-            work[part.key] = GroupWork(len(part.trials), int(train.epochs), steps)
+            work[part.key] = GroupWork(len(part.trials), int(train.epochs), steps, macs)
     return Plan(tuple(groups), work)
 
 
@@ -219,6 +221,19 @@ def split_by_memory(group: Group, limit: int) -> list[Group]:
         key = f"{group.key}-{i // limit}"
         parts.append(Group(key, tuple(_with_group(t, key) for t in group.trials[i:i + limit])))
     return parts
+
+
+def split_groups(groups: list[Group], work: list[GroupWork], limits) -> tuple[list[Group], list[GroupWork]]:
+    """``groups`` with group ``i`` cut in parts of at most ``limits[i]`` trials (None: kept whole), and their work.
+
+    Parts are made as :func:`split_by_memory` makes them; a trial trains the same in any part.
+    """
+    out_g, out_w = [], []
+    for g, w, limit in zip(groups, work, limits):
+        for part in split_by_memory(g, limit) if limit else [g]:
+            out_g.append(part)
+            out_w.append(dataclasses.replace(w, trials=len(part.trials)))
+    return out_g, out_w
 
 
 def check_group(ctx: TrialContext, trials: Iterable[TrialRecord]) -> None:

@@ -17,10 +17,12 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sweeplab.engine.events import Emit, GroupSaved, RunStarted, ignore
-from sweeplab.engine.executor import Executor, GroupDone, GroupTask, LocalExecutor, make_executor
-from sweeplab.engine.plan import Plan, plan_trials
+from sweeplab.engine.cost import Choice, longest_first
+from sweeplab.engine.executor import Auto, Executor, GroupDone, GroupTask, LocalExecutor, make_executor, resolve
+from sweeplab.engine.plan import Plan, plan_trials, split_groups
 from sweeplab.engine.progress import Progress
 from sweeplab.spec.expand import Study
 
@@ -37,6 +39,8 @@ class RunSummary:
     repaired: dict = field(default_factory=dict)
     #: where ``fresh=True`` moved the earlier results (``<run_dir>.old-<time>``), or None
     moved_aside: Path | None = None
+    #: what ``executor="auto"`` chose (:class:`sweeplab.engine.cost.Choice`), or None
+    executor_choice: object = None
 
 
 def default_run_dir(study: Study) -> Path:
@@ -56,7 +60,8 @@ def plan(study: Study, *, max_group_size: int | None = None, budget_bytes: int |
 
 def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = False,
               progress: Emit | None = None, max_group_size: int | None = None, lock=None,
-              planned: Plan | None = None, executor: Executor | str | None = None) -> RunSummary:
+              planned: Plan | None = None, executor: Executor | str | Auto | None = None,
+              on_choice: Callable[[Choice], None] | None = None) -> RunSummary:
     """Train every unfinished trial of ``study`` into the store at ``run_dir``.
 
     Args:
@@ -75,15 +80,24 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
             the study is planned once per run.
         executor: trains the groups (default: :class:`LocalExecutor`, in this process), or
             the name of one (``"local"``, ``"processes"``, ``"ray"``: made with its defaults
-            and closed at the end).
+            and closed at the end; ``"auto"``: ``local`` or ``processes``, whichever
+            :func:`sweeplab.engine.cost.choose` estimates faster for the groups left to train).
+            ``Auto(workers=N)``: ``auto`` with at most N worker processes.
+            A parallel executor gets the groups longest first (estimated).
+        on_choice: called with what ``auto`` chose (a :class:`sweeplab.engine.cost.Choice`)
+            before the first group is submitted.
 
     Raises:
         sweeplab.store.StoreError: the store is damaged, or another process writes ``run_dir``.
         sweeplab.store.StoreEnvironmentError: disk full, read-only directory.
         ValueError: the study does not fit its data (found before anything is written).
     """
-    own_executor = isinstance(executor, str)  # a name ("local", "processes", "ray"): made and closed here
-    if own_executor:
+    own_executor = isinstance(executor, (str, Auto))  # a name ("local", "processes", "ray"): made and closed here
+    if executor == "auto":
+        executor = Auto()
+    if isinstance(executor, Auto) and study.spec.is_search:
+        executor = "local"  # a search asks its configurations as it runs: nothing to plan ahead
+    if isinstance(executor, str):
         executor = make_executor(executor)
     if study.spec.is_search:  # random or TPE search: configurations are asked as it runs
         from sweeplab.engine.search import run_search
@@ -99,6 +113,7 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(study)
     emit = listener(progress)
     executor = executor if executor is not None else LocalExecutor()
+    choice = None
     t0 = time.perf_counter()
     own_lock = lock is None
     lock = RunLock(run_dir) if own_lock else lock
@@ -113,7 +128,17 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
             repaired = store.verify_artifacts(ids)
             store.reset_trials(repaired)
             groups = planned.pending(store.finished_ids())
-            emit(RunStarted(tuple(planned.work_of(groups))))
+            work = planned.work_of(groups)
+            if isinstance(executor, Auto):
+                executor, choice = resolve("auto", work, workers=executor.workers)
+                if on_choice is not None:
+                    on_choice(choice)
+                if choice.split:  # a part of a big group for every worker
+                    groups, work = split_groups(groups, work, choice.split)
+            if getattr(executor, "concurrency", 1) > 1:  # the longest first: the last to end ends sooner
+                order = longest_first(work)
+                groups, work = [groups[i] for i in order], [work[i] for i in order]
+            emit(RunStarted(tuple(work)))
             for i, g in enumerate(groups):
                 executor.submit(GroupTask(g, study.spec.study.seed, i, len(groups)))
             trained = sum(len(done.results) for done in commit_results(executor, store, emit))
@@ -123,7 +148,8 @@ def run_study(study: Study, run_dir: str | Path | None = None, *, fresh: bool = 
         if own_lock:
             lock.release()
     n = len(study.trials)
-    return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0, repaired, moved)
+    return RunSummary(run_dir, n, n - trained, trained, len(groups), time.perf_counter() - t0, repaired, moved,
+                      choice)
 
 
 def _close(executor) -> None:

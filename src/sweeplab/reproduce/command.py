@@ -39,18 +39,6 @@ def __getattr__(name: str):
         return getattr(quick, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-#: the time model of --list: a fixed cost per step, seconds per multiply-add of a step (all
-#: trials of a group, forward + backward = 3x forward), and a compile per group. Fitted to the
-#: short runs of docs/seeds.md on the shared 2-core development machine (seed000-batch-size:
-#: ~2e-4 s per step of a tiny model; seed003-cnn and seed004-clocks: ~6e-11 to 1e-10 s per MAC)
-#: ... plus a cost per trial and step of a group (each trial's gather, small ops and optimizer
-#: update: ~30-60 us for the 5-25-unit MLPs of seed002-grid-search, measured in groups of 100 and
-#: 300 on the same machine; without it the 22,500-trial grid was estimated at 15 min and its f1
-#: third alone took 71 min).
-_STEP_SECONDS = 2e-4
-_TRIAL_STEP_SECONDS = 4e-5
-_MAC_SECONDS = 8e-11
-_COMPILE_SECONDS = 8.0  # per compiled group
 
 
 @dataclass
@@ -114,8 +102,12 @@ def load_sized(name: str, pub: Published, profile: Profile | None, size: Size | 
 
 def run_seed(pub: Published, out: Path, profile: Profile | None,
              progress: Callable[[str], None] = lambda s: None,
-             only: Sequence[str] | None = None, size: Size | None = None) -> list[StudyRun]:
-    """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped)."""
+             only: Sequence[str] | None = None, size: Size | None = None,
+             executor: str = "auto") -> list[StudyRun]:
+    """Train every study of ``pub`` (or those in ``only``) into ``out/<study>/`` (finished trials are skipped).
+
+    ``executor``: each study's, by name (``auto``: chosen per study from its groups).
+    """
     from sweeplab.engine.run import run_study
     from sweeplab.reproduce.quick import load
 
@@ -135,9 +127,10 @@ def run_seed(pub: Published, out: Path, profile: Profile | None,
             continue
         progress(f"{name}: {len(study.trials)} trials -> {sr.run_dir}")
         t0 = time.perf_counter()
-        summary = run_study(study, sr.run_dir)
+        summary = run_study(study, sr.run_dir, executor=executor)
         sr.seconds, sr.trained, sr.skipped = time.perf_counter() - t0, summary.n_trained, summary.n_skipped
-        progress(f"{name}: trained {sr.trained}, skipped {sr.skipped} finished, {sr.seconds:.1f} s")
+        how = f"; executor: {summary.executor_choice.line()}" if summary.executor_choice else ""
+        progress(f"{name}: trained {sr.trained}, skipped {sr.skipped} finished, {sr.seconds:.1f} s{how}")
         runs.append(sr)
     return runs
 
@@ -157,7 +150,7 @@ def select(pub: Published, only: Sequence[str] | None) -> list[str]:
 
 def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profile: Profile | None = None,
               progress: Callable[[str], None] = lambda s: None, only: Sequence[str] | None = None,
-              size: str | None = None) -> Path:
+              size: str | None = None, executor: str = "auto") -> Path:
     """Run seed ``seed``'s studies and write its reproduction; returns the reproduction.md path.
 
     Args:
@@ -168,10 +161,13 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
         only: run just these studies of the seed (the others' rows: not comparable, "study not run").
         size: a named reduced size of the seed (``reproduce/sizes/seedNNN.toml``, e.g. ``faithful-1h``);
             the tree is ``OUT/seedNNN-<size>/`` (default ``OUT``: ``runs/reproduce``).
+        executor: where each study's groups train (``auto``, ``local``, ``processes``, ``ray``;
+            ``auto``: local or one worker process per core, chosen per study).
 
     Raises:
         PublishedError: an unknown seed or size (one line).
     """
+    from sweeplab.engine.executor import EXECUTORS
     from sweeplab.reproduce.document import write_reproduction
     from sweeplab.reproduce.published import load_published
     from sweeplab.reproduce.quick import QUICK, seed_studies
@@ -186,7 +182,9 @@ def reproduce(seed: str, out: Path | None = None, *, quick: bool = False, profil
     root = out if out is not None else Path("runs") / ("reproduce" if profile is None else "reproduce-quick")
     base = root / (f"seed{pub.seed}" + (f"-{sized.name}" if sized else ""))
     t0 = time.perf_counter()
-    runs = run_seed(pub, base, profile, progress, only, sized)
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor: {executor!r}: accepted: {', '.join(EXECUTORS)}")
+    runs = run_seed(pub, base, profile, progress, only, sized, executor)
     return write_reproduction(pub, runs, base, profile, time.perf_counter() - t0, size=sized)
 
 
@@ -199,8 +197,8 @@ def estimate(study) -> tuple[int, float, str]:
     model (a fixed cost plus multiply-adds of a batch), fitted to 2-core CPU runs: an
     estimate, good to a factor of ~2-3. Early stopping can end trials sooner.
     """
+    from sweeplab.engine import cost
     from sweeplab.engine.plan import plan_trials  # not engine.run: that loads the trainer (and JAX)
-    from sweeplab.trial import TrialContext
 
     reason = data_missing(study)
     if reason:
@@ -209,28 +207,9 @@ def estimate(study) -> tuple[int, float, str]:
     units, seconds = 0, 0.0
     for g in planned:
         w = planned.work[g.key]
-        ctx = TrialContext.from_config(g.trials[0].config, study.spec.study.seed)
-        macs = _macs(ctx.model) * ctx.batch_size * len(g.trials)
-        steps = w.epochs * max(w.steps, 1)
-        units += steps * len(g.trials)
-        seconds += _COMPILE_SECONDS + steps * (_STEP_SECONDS + _TRIAL_STEP_SECONDS * len(g.trials)
-                                               + _MAC_SECONDS * 3 * macs)  # forward + backward
+        units += w.epochs * max(w.steps, 1) * w.trials
+        seconds += cost.COMPILE_SECONDS + cost.group_seconds(w)
     return units, seconds, ""
-
-
-def _macs(model) -> float:
-    """Multiply-adds of one example's forward pass: dense/conv kernels times output positions."""
-    import math
-
-    total = 0.0
-    for node in model.nodes():
-        n_params = getattr(node, "n_params", None)
-        if n_params is None:
-            continue
-        shape = tuple(node.out_shape)
-        positions = math.prod(shape[:-1]) if len(shape) > 1 else 1
-        total += float(n_params) * positions
-    return total
 
 
 def _duration(s: float) -> str:
@@ -310,6 +289,9 @@ def command(
                                            help="then write DIR/seedNNN.md (+ DIR/images/) from the run tree, "
                                                 "e.g. docs/reproductions (python -m sweeplab.reproduce.publish "
                                                 "does it for a finished tree without running)"),
+    executor: str = typer.Option("auto", "--executor",
+                                 help="where each study's groups train: auto (this process or one worker "
+                                      "process per core, whichever is estimated faster), local, processes, ray"),
 ) -> None:
     """Run a seed report's studies and write reproduction.md/.html: published numbers beside ours.
 
@@ -331,7 +313,7 @@ def command(
             return
         if seed is None:
             _usage(f"SEED: missing; accepted: {', '.join(SEEDS)} (or --list)")
-        path = reproduce(seed, out, quick=quick, progress=_say, only=study, size=size)
+        path = reproduce(seed, out, quick=quick, progress=_say, only=study, size=size, executor=executor)
         page = None
         if publish is not None:
             from sweeplab.reproduce.publish import publish as write_page
