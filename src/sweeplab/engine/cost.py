@@ -135,7 +135,12 @@ def choose(work: Sequence[GroupWork], n_cores: int | None = None) -> Choice:
     n_parts = len(parts) if split else len(work)
     what = f"{len(work)} group{'s' if len(work) > 1 else ''}" + (f" in {n_parts} parts" if split else "")
     if n_parts < 2 or parallel > (1.0 - AUTO_MIN_GAIN) * local:
-        why = "one group: every core on it" if n_parts < 2 else f"{what}; one worker per core would not be faster"
+        if n_parts < 2:
+            why = "one group: every core on it"
+        elif len(work) == 1:
+            why = "one group; a part of it per worker would not be faster"
+        else:
+            why = f"{len(work)} groups; a worker per core would not be faster"
         return Choice("local", 1, local, parallel, why)
     return Choice("processes", min(n, n_parts), local, parallel, what, split)
 

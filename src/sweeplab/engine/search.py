@@ -281,7 +281,7 @@ def run_search(study: Study, run_dir: str | Path | None = None, *, fresh: bool =
             lock.release()
     n = len(ids)
     return SearchSummary(run_dir, n, n - trained, trained, n_groups, time.perf_counter() - t0, {}, moved,
-                         tuple(results))
+                         configs=tuple(results))
 
 
 def _rule(study: Study, plan: SearchPlan, reference: dict[int, list[float]]) -> PruneRule | None:
