@@ -130,6 +130,16 @@ def _finished(run_dir: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM trials WHERE status != 'pending'").fetchone()[0]
 
 
+@pytest.fixture(autouse=True)
+def _signals_not_ignored():
+    """Children inherit an ignored SIGINT/SIGHUP (``nohup cmd &`` from a script) and keep it, by design."""
+    ignored = [s.name for s in (signal.SIGINT, signal.SIGHUP) if signal.getsignal(s) == signal.SIG_IGN]
+    if ignored:
+        pytest.fail(f"{', '.join(ignored)} ignored in the test process (started with nohup or '&' from a "
+                    "script?): its children inherit that, so these signal tests cannot pass; run the tests "
+                    "in the foreground")
+
+
 @pytest.fixture()
 def cwd(tmp_path: Path) -> Path:
     (tmp_path / "study.toml").write_text(STUDY)
@@ -201,6 +211,16 @@ def _script(body: str, tmp_path: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _communicate(p: subprocess.Popen) -> tuple[str, str]:
+    """The script's output; a script still running after 30 s is killed, not leaked (it may loop forever)."""
+    try:
+        return p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
 def _ready(p: subprocess.Popen) -> None:
     assert p.stdout.readline().strip() == "ready"
 
@@ -227,7 +247,7 @@ def test_a_signal_inside_a_gc_callback_is_not_lost(tmp_path):
             sys.exit(e.exit_code)
         print("signal lost", flush=True)
     """, tmp_path)
-    out, err = p.communicate(timeout=30)
+    out, err = _communicate(p)
     assert p.returncode == 130, (out, err)
     assert "interrupted at a safe point" in out and "Exception ignored" not in err and "Traceback" not in err
 
@@ -241,7 +261,7 @@ def test_watchdog_ends_a_stretch_without_safe_points(tmp_path):
     """, tmp_path)
     _ready(p)
     p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=30)
+    out, err = _communicate(p)
     assert p.returncode == 143, err
     assert err.strip() == "interrupted: 2 of 5 groups saved; run the same command again to resume"
 
@@ -260,7 +280,7 @@ def test_watchdog_waits_for_a_commit_in_progress(tmp_path):
     """, tmp_path)
     _ready(p)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    out, err = _communicate(p)
     assert p.returncode == 130, err
     assert "committed" in out  # the watchdog did not cut the commit
 
@@ -284,5 +304,5 @@ def test_after_the_command_a_late_signal_cannot_kill_the_interpreter_shutdown(tm
         time.sleep(0.3)
         print("alive", _signals.pending(), flush=True)
     """, tmp_path)
-    out, err = p.communicate(timeout=30)
+    out, err = _communicate(p)
     assert p.returncode == 0 and out.strip() == "alive None", (out, err)
