@@ -1,7 +1,7 @@
 """A rough time model of planned groups, and the executor it makes ``auto`` choose.
 
 The model is fitted to measurements on the 2-core development machine
-(``benchmarks/README.md``, "Executors on a quiet machine"): a group's training
+(``benchmarks/README.md``, "Cores: a worker process per core, and ``--executor auto``"): a group's training
 time is a fixed cost per step, a cost per trial and step (each trial's gather,
 small ops and optimizer update) and a cost per multiply-add of a step. It is
 good to a factor of ~2-3; it ranks groups and separates a 10-second study from
@@ -72,6 +72,11 @@ def thread_speedup(w: GroupWork, cores: int) -> float:
     return 1.0 + (max(cores, 1) - 1) * 0.8 * share
 
 
+def one_core_seconds(w: GroupWork) -> float:
+    """Estimated training seconds of a group on one core (a pinned worker)."""
+    return group_seconds(w) * thread_speedup(w, 2)
+
+
 @dataclass(frozen=True)
 class Choice:
     """What ``auto`` chose, with the estimate behind it (printed by ``sweeplab run``)."""
@@ -87,8 +92,8 @@ class Choice:
     def line(self) -> str:
         if self.name == "local":
             return f"local ({self.reason})"
-        return (f"processes, {self.workers} workers ({self.reason}: estimated "
-                f"{self.local_seconds / self.parallel_seconds:.1f}x faster than one process)")
+        return (f"processes x{self.workers} ({self.reason}; "
+                f"~{self.local_seconds / self.parallel_seconds:.1f}x faster than one process)")
 
 
 def cores() -> int:
@@ -118,12 +123,12 @@ def choose(work: Sequence[GroupWork], n_cores: int | None = None) -> Choice:
     (``vmap``), so a split changes no result.
     """
     n = cores() if n_cores is None else n_cores
-    local = sum(group_seconds(w) * thread_speedup(w, 2) / thread_speedup(w, n) for w in work)
+    local = sum(one_core_seconds(w) / thread_speedup(w, n) for w in work)
     if not work:
         return Choice("local", 1, local, local, "no groups planned ahead")
     if n < 2:
         return Choice("local", 1, local, local, "one core")
-    one_core = [group_seconds(w) * thread_speedup(w, 2) for w in work]
+    one_core = [one_core_seconds(w) for w in work]
     whole = makespan(one_core, min(n, len(work))) + WORKER_START_SECONDS
     # Split the groups that alone outlast a fair share of the work, each into parts for every worker.
     share = sum(one_core) / n
@@ -155,5 +160,5 @@ def _part(trials: int, limit: int | None) -> int:
 
 def longest_first(work: Sequence[GroupWork]) -> list[int]:
     """The order a parallel executor should start groups in: estimated longest first (stable)."""
-    est = [group_seconds(w) * thread_speedup(w, 2) for w in work]
+    est = [one_core_seconds(w) for w in work]
     return sorted(range(len(work)), key=lambda i: -est[i])

@@ -113,6 +113,18 @@ class ExecutorError(MachineError):
     """The executor cannot run here: Ray is not installed, its cluster cannot be reached (exit 1)."""
 
 
+def check_options(name: str, workers: int | None = None, address: str | None = None) -> None:
+    """Refuse an unknown executor name or an option it does not take (one line naming the field)."""
+    if name not in EXECUTORS:
+        raise UserError(f"executor: {name!r}: accepted: {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
+    if workers is not None and name not in ("processes", "auto"):
+        raise UserError(f"workers: {workers}: only for the processes executor (a Ray cluster has its own)")
+    if address is not None and name != "ray":
+        raise UserError(f"address: {address}: only for the ray executor")
+
+
 def make_executor(name: str, *, workers: int | None = None, address: str | None = None) -> Executor:
     """The executor called ``name`` (:data:`EXECUTORS`).
 
@@ -125,14 +137,7 @@ def make_executor(name: str, *, workers: int | None = None, address: str | None 
         UserError: an unknown name, or an option the executor does not take.
         ExecutorError: Ray is not installed or its cluster cannot be reached.
     """
-    if name not in EXECUTORS:
-        raise UserError(f"executor: {name!r}: accepted: {', '.join(EXECUTORS)}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
-    if workers is not None and name not in ("processes", "auto"):
-        raise UserError(f"workers: {workers}: only for the processes executor (a Ray cluster has its own)")
-    if address is not None and name != "ray":
-        raise UserError(f"address: {address}: only for the ray executor")
+    check_options(name, workers, address)
     if name == "auto":
         raise UserError("executor: 'auto' is chosen from a planned run: use engine.executor.resolve")
     if name == "processes":
@@ -165,9 +170,7 @@ def resolve(name: str, work, *, workers: int | None = None, address: str | None 
     """
     if name != "auto":
         return make_executor(name, workers=workers, address=address), None
-    make_executor("local", address=address)  # the same checks of the options (address: ray only)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UserError(f"workers: {workers!r}: accepted: a whole number >= 1")
+    check_options(name, workers, address)
     from sweeplab.engine import cost
 
     n = cost.cores() if workers is None else workers
